@@ -1,0 +1,1 @@
+"""Reusable Pulumi components for AWS. Import only the standard library, pulumi and pulumi_aws."""

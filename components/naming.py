@@ -1,0 +1,46 @@
+"""Deterministic physical names: ``{app}-{env}-{workload}-{role}``.
+
+Names are checked against AWS limits when the program runs, so a name that is too long fails
+at ``pulumi preview`` (and ``tandem plan``), not halfway through ``pulumi up``.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Maximum physical-name length per kind of resource, from each service's API reference.
+AWS_NAME_LIMITS: dict[str, int] = {
+    "sqs_queue": 80,          # SQS CreateQueue: QueueName up to 80 characters
+    "iam_role": 64,           # IAM CreateRole: RoleName up to 64 characters
+    "iam_role_policy": 128,   # IAM PutRolePolicy: PolicyName up to 128 characters
+    "log_group": 512,         # CloudWatch Logs CreateLogGroup: logGroupName up to 512
+    "lambda_function": 64,    # Lambda CreateFunction: FunctionName up to 64 (name form)
+    "lambda_layer": 64,       # Lambda PublishLayerVersion: LayerName up to 64 (name form)
+}
+
+_PART = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+def check_length(name: str, kind: str) -> str:
+    """Return ``name`` if it fits the AWS limit for ``kind``; raise ValueError otherwise."""
+    limit = AWS_NAME_LIMITS[kind]
+    if len(name) > limit:
+        raise ValueError(
+            f"physical name '{name}' is {len(name)} characters; AWS allows {limit} for {kind}: "
+            "shorten the app, env or workload name")
+    return name
+
+
+def physical_name(app: str, env: str, workload: str, role: str, kind: str) -> str:
+    """Build ``{app}-{env}-{workload}-{role}`` and check it against the limit for ``kind``."""
+    for label, part in (("app", app), ("env", env), ("workload", workload), ("role", role)):
+        if not _PART.match(part or ""):
+            raise ValueError(
+                f"{label} '{part}' must be lowercase letters, digits and single hyphens, "
+                "starting with a letter")
+    return check_length(f"{app}-{env}-{workload}-{role}", kind)
+
+
+def stack_prefix(app: str, env: str) -> str:
+    """The prefix every physical name of one stack starts with."""
+    return f"{app}-{env}-"

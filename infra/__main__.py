@@ -1,0 +1,22 @@
+"""The stack program: what ``pulumi up`` runs (through the root ``__main__.py``)."""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.config import StackConfig
+from infra.platform import build
+
+
+def main() -> None:
+    """Build the platform from the stack's config and export the key outputs."""
+    platform = build(StackConfig.from_pulumi())
+    pulumi.export("commonLayerArn", platform.common_layer.arn)
+    for name, worker in platform.workers.items():
+        pulumi.export(f"{name}QueueUrl", worker.queue_url)
+        pulumi.export(f"{name}DlqUrl", worker.dlq_url)
+        pulumi.export(f"{name}FunctionName", worker.function_name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""IAM adapters: roles and inline role policies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef, error_code, short_hash
+
+
+def _document(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class RoleAdapter(ResourceAdapter):
+    """``aws.iam.Role``; Pulumi id and import id: the role name."""
+
+    type_token = "aws:iam/role:Role"
+    service = "iam"
+    name_input = "name"
+    name_kind = "iam_role"
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        name = inputs["name"]
+        path = inputs.get("path") or "/"
+        arn = f"arn:{env.partition}:iam::{env.account_id}:role{path}{name}"
+        return name, {**inputs, "arn": arn, "id": name, "path": path,
+                      "uniqueId": "AROA" + short_hash(arn)}
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        iam = self.client(session, self.service)
+        name = ref.physical_name
+        try:
+            role = iam.get_role(RoleName=name)["Role"]
+            existed = True
+        except Exception as err:
+            if error_code(err) != "NoSuchEntity":
+                raise
+            tags = [{"Key": k, "Value": v} for k, v in (ref.inputs.get("tags") or {}).items()]
+            role = iam.create_role(RoleName=name, Path=ref.inputs.get("path") or "/",
+                                   AssumeRolePolicyDocument=_document(
+                                       ref.inputs["assumeRolePolicy"]),
+                                   Tags=tags)["Role"]
+            existed = False
+        return Created(name, {**ref.inputs, "arn": role["Arn"], "id": name,
+                              "uniqueId": role["RoleId"]}, existed)
+
+
+class RolePolicyAdapter(ResourceAdapter):
+    """``aws.iam.RolePolicy``; Pulumi id and import id: ``role:policy``."""
+
+    type_token = "aws:iam/rolePolicy:RolePolicy"
+    service = "iam"
+    name_input = "name"
+    name_kind = "iam_role_policy"
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        policy_id = f"{inputs['role']}:{inputs['name']}"
+        return policy_id, {**inputs, "id": policy_id}
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        iam = self.client(session, self.service)
+        role, name = ref.inputs["role"], ref.physical_name
+        existed = name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+        if not existed:
+            iam.put_role_policy(RoleName=role, PolicyName=name,
+                                PolicyDocument=_document(ref.inputs["policy"]))
+        policy_id = f"{role}:{name}"
+        return Created(policy_id, {**ref.inputs, "id": policy_id}, existed)
+
+
+ADAPTERS = (RoleAdapter(), RolePolicyAdapter())

@@ -1,0 +1,164 @@
+"""Lambda adapters: functions, layer versions and event source mappings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.aws.archive import archive_bytes
+from infra.aws.base import (
+    AwsEnv,
+    Created,
+    ResourceAdapter,
+    ResourceRef,
+    deterministic_uuid,
+    error_code,
+)
+
+
+def function_arn(name: str, env: AwsEnv) -> str:
+    """The unqualified ARN of a function."""
+    return f"arn:{env.partition}:lambda:{env.region}:{env.account_id}:function:{name}"
+
+
+def _function_outputs(inputs: dict[str, Any], arn: str, region: str,
+                      version: str = "$LATEST") -> dict[str, Any]:
+    invoke_arn = (f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+                  f"{arn}/invocations")
+    return {**inputs, "arn": arn, "id": inputs["name"], "invokeArn": invoke_arn,
+            "qualifiedArn": f"{arn}:{version}", "version": version}
+
+
+class FunctionAdapter(ResourceAdapter):
+    """``aws.lambda_.Function``; Pulumi id and import id: the function name."""
+
+    type_token = "aws:lambda/function:Function"
+    service = "lambda"
+    name_input = "name"
+    name_kind = "lambda_function"
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        version = "1" if inputs.get("publish") else "$LATEST"
+        return inputs["name"], _function_outputs(inputs, function_arn(inputs["name"], env),
+                                                 env.region, version)
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        client = self.client(session, self.service)
+        name, inputs = ref.physical_name, ref.inputs
+        try:
+            config = client.get_function(FunctionName=name)["Configuration"]
+            existed = True
+        except Exception as err:
+            if error_code(err) != "ResourceNotFoundException":
+                raise
+            kwargs: dict[str, Any] = {
+                "FunctionName": name, "Role": inputs["role"], "Runtime": inputs["runtime"],
+                "Handler": inputs["handler"],
+                "Code": {"ZipFile": archive_bytes(inputs["code"], ref.project_dir)},
+                "Publish": bool(inputs.get("publish")),
+            }
+            optional = {"MemorySize": inputs.get("memorySize"),
+                        "Timeout": inputs.get("timeout"),
+                        "Description": inputs.get("description"),
+                        "Layers": inputs.get("layers"),
+                        "Tags": inputs.get("tags")}
+            kwargs.update({k: v for k, v in optional.items() if v})
+            if (inputs.get("environment") or {}).get("variables"):
+                kwargs["Environment"] = {"Variables": inputs["environment"]["variables"]}
+            if (inputs.get("tracingConfig") or {}).get("mode"):
+                kwargs["TracingConfig"] = {"Mode": inputs["tracingConfig"]["mode"]}
+            config = client.create_function(**kwargs)
+            reserved = inputs.get("reservedConcurrentExecutions")
+            if reserved is not None and reserved >= 0:
+                client.put_function_concurrency(FunctionName=name,
+                                                ReservedConcurrentExecutions=int(reserved))
+            existed = False
+        version = config.get("Version", "$LATEST")
+        return Created(name, _function_outputs(inputs, config["FunctionArn"],
+                                               client.meta.region_name, version), existed)
+
+
+class LayerVersionAdapter(ResourceAdapter):
+    """``aws.lambda_.LayerVersion``; Pulumi id and import id: the layer version ARN."""
+
+    type_token = "aws:lambda/layerVersion:LayerVersion"
+    service = "lambda"
+    name_input = "layerName"
+    name_kind = "lambda_layer"
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        layer_arn = (f"arn:{env.partition}:lambda:{env.region}:{env.account_id}:layer:"
+                     f"{inputs['layerName']}")
+        arn = f"{layer_arn}:1"
+        return arn, {**inputs, "arn": arn, "id": arn, "layerArn": layer_arn, "version": "1"}
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        client = self.client(session, self.service)
+        name, inputs = ref.physical_name, ref.inputs
+        versions = client.list_layer_versions(LayerName=name).get("LayerVersions") or []
+        if versions:
+            latest = max(versions, key=lambda v: v["Version"])
+            arn, existed = latest["LayerVersionArn"], True
+            version = latest["Version"]
+        else:
+            kwargs: dict[str, Any] = {
+                "LayerName": name,
+                "Content": {"ZipFile": archive_bytes(inputs["code"], ref.project_dir)}}
+            if inputs.get("compatibleRuntimes"):
+                kwargs["CompatibleRuntimes"] = inputs["compatibleRuntimes"]
+            if inputs.get("description"):
+                kwargs["Description"] = inputs["description"]
+            published = client.publish_layer_version(**kwargs)
+            arn, version, existed = published["LayerVersionArn"], published["Version"], False
+        layer_arn = arn.rsplit(":", 1)[0]
+        return Created(arn, {**inputs, "arn": arn, "id": arn, "layerArn": layer_arn,
+                             "version": str(version)}, existed)
+
+
+class EventSourceMappingAdapter(ResourceAdapter):
+    """``aws.lambda_.EventSourceMapping``; Pulumi id and import id: the mapping's UUID."""
+
+    type_token = "aws:lambda/eventSourceMapping:EventSourceMapping"
+    service = "lambda"
+    requires_name = False
+
+    def physical_name(self, inputs: dict[str, Any]) -> str | None:
+        return None
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        mapping_id = deterministic_uuid(str(inputs.get("eventSourceArn")),
+                                        str(inputs.get("functionName")))
+        function = inputs.get("functionName", "")
+        if not str(function).startswith("arn:"):
+            function = function_arn(function, env)
+        return mapping_id, {**inputs, "id": mapping_id, "uuid": mapping_id,
+                            "functionArn": function, "state": "Enabled"}
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        client = self.client(session, self.service)
+        inputs = ref.inputs
+        source, function = inputs["eventSourceArn"], inputs["functionName"]
+        found = []
+        for page in client.get_paginator("list_event_source_mappings").paginate(
+                EventSourceArn=source, FunctionName=function):
+            found += page["EventSourceMappings"]
+        if found:
+            mapping, existed = found[0], True
+        else:
+            kwargs: dict[str, Any] = {"EventSourceArn": source, "FunctionName": function,
+                                      "Enabled": inputs.get("enabled", True)}
+            optional = {"BatchSize": inputs.get("batchSize"),
+                        "MaximumBatchingWindowInSeconds":
+                            inputs.get("maximumBatchingWindowInSeconds"),
+                        "FunctionResponseTypes": inputs.get("functionResponseTypes")}
+            kwargs.update({k: v for k, v in optional.items() if v is not None})
+            scaling = (inputs.get("scalingConfig") or {}).get("maximumConcurrency")
+            if scaling:
+                kwargs["ScalingConfig"] = {"MaximumConcurrency": scaling}
+            mapping, existed = client.create_event_source_mapping(**kwargs), False
+        mapping_id = mapping["UUID"]
+        return Created(mapping_id, {**inputs, "id": mapping_id, "uuid": mapping_id,
+                                    "functionArn": mapping["FunctionArn"],
+                                    "state": mapping.get("State", "Enabled")}, existed)
+
+
+ADAPTERS = (FunctionAdapter(), LayerVersionAdapter(), EventSourceMappingAdapter())

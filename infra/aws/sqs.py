@@ -1,0 +1,97 @@
+"""SQS adapters: queues and their redrive-allow policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef, error_code
+
+#: Plan input name -> SQS attribute name, for the attributes tandem's programs set.
+QUEUE_ATTRIBUTES: dict[str, str] = {
+    "visibilityTimeoutSeconds": "VisibilityTimeout",
+    "messageRetentionSeconds": "MessageRetentionPeriod",
+    "delaySeconds": "DelaySeconds",
+    "maxMessageSize": "MaximumMessageSize",
+    "receiveWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+    "sqsManagedSseEnabled": "SqsManagedSseEnabled",
+    "kmsMasterKeyId": "KmsMasterKeyId",
+    "redrivePolicy": "RedrivePolicy",
+    "fifoQueue": "FifoQueue",
+}
+
+
+def _attribute_value(value: Any) -> str:
+    """SQS takes every attribute as a string; booleans lowercase."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def queue_url(name: str, env: AwsEnv) -> str:
+    """The URL AWS gives a queue (the SQS endpoint of the region, then account and name)."""
+    return f"https://sqs.{env.region}.amazonaws.com/{env.account_id}/{name}"
+
+
+def queue_arn(name: str, env: AwsEnv) -> str:
+    """The ARN of a queue."""
+    return f"arn:{env.partition}:sqs:{env.region}:{env.account_id}:{name}"
+
+
+class QueueAdapter(ResourceAdapter):
+    """``aws.sqs.Queue``; Pulumi id and import id: the queue URL."""
+
+    type_token = "aws:sqs/queue:Queue"
+    service = "sqs"
+    name_input = "name"
+    name_kind = "sqs_queue"
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        name = inputs["name"]
+        url = queue_url(name, env)
+        return url, {**inputs, "arn": queue_arn(name, env), "url": url, "id": url}
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        sqs = self.client(session, self.service)
+        name = ref.physical_name
+        existed = True
+        try:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except Exception as err:  # botocore ClientError; the session owns the class
+            if error_code(err) not in ("AWS.SimpleQueueService.NonExistentQueue",
+                                       "QueueDoesNotExist"):
+                raise
+            attributes = {aws: _attribute_value(ref.inputs[key])
+                          for key, aws in QUEUE_ATTRIBUTES.items()
+                          if ref.inputs.get(key) is not None}
+            url = sqs.create_queue(QueueName=name, Attributes=attributes,
+                                   tags=ref.inputs.get("tags") or {})["QueueUrl"]
+            existed = False
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        return Created(url, {**ref.inputs, "arn": arn, "url": url, "id": url}, existed)
+
+
+class RedriveAllowPolicyAdapter(ResourceAdapter):
+    """``aws.sqs.RedriveAllowPolicy``; Pulumi id and import id: the DLQ's URL."""
+
+    type_token = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
+    service = "sqs"
+    name_input = None
+    requires_name = False
+
+    def physical_name(self, inputs: dict[str, Any]) -> str | None:
+        return inputs.get("queueUrl")
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        return inputs["queueUrl"], {**inputs, "id": inputs["queueUrl"]}
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        sqs = self.client(session, self.service)
+        url = ref.inputs["queueUrl"]
+        # Setting the attribute is idempotent, so "exists" is never reported for it.
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={
+            "RedriveAllowPolicy": ref.inputs["redriveAllowPolicy"]})
+        return Created(url, {**ref.inputs, "id": url})
+
+
+ADAPTERS = (QueueAdapter(), RedriveAllowPolicyAdapter())

@@ -1,0 +1,111 @@
+"""The ``tandem`` command (contract in DESIGN.md): parse, dispatch, map errors to exit codes.
+
+Exit codes: 0 ok, 1 error (usage errors included), 2 a finding (drift, divergence, ...).
+User errors print one line to stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from infra.errors import TandemError
+from infra.render import FORMATS
+
+EXIT_OK, EXIT_ERROR, EXIT_FINDING = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A bad command line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 1 (the contract), not 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` that holds ``Pulumi.yaml``."""
+    start = (start or Path.cwd()).resolve()
+    for directory in (start, *start.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    raise UsageError(f"no Pulumi.yaml in {start} or above; run tandem from the project "
+                     "or pass --project-dir")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``tandem`` command."""
+    parser = _Parser(prog="tandem", description="Keep a staging and a prod Pulumi stack "
+                     "in tandem: offline plan and local emulator.")
+    parser.add_argument("--project-dir", type=Path, default=None,
+                        help="directory holding Pulumi.yaml (default: found from the cwd)")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(sub: argparse.ArgumentParser, stack: bool = True) -> None:
+        if stack:
+            sub.add_argument("--stack", "-s", required=True, help="stack name, e.g. staging")
+        sub.add_argument("--format", choices=FORMATS, default="text", help="output format")
+
+    plan = commands.add_parser("plan", help="offline preview of every resource a stack declares")
+    common(plan)
+
+    local = commands.add_parser("local", help="the local AWS emulator")
+    local_commands = local.add_subparsers(dest="local_command", required=True,
+                                          parser_class=_Parser)
+    up = local_commands.add_parser("up", help="deploy a stack into the emulator (idempotent)")
+    common(up)
+    up.add_argument("--endpoint-url", default=None,
+                    help="deploy into this running emulator instead of starting one")
+    up.add_argument("--port", type=int, default=0,
+                    help="port of the embedded emulator (default: a free one)")
+    up.add_argument("--keep", action="store_true",
+                    help="keep the embedded emulator running until Ctrl-C")
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    """Run one command; return its exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        project_dir = (args.project_dir.resolve() if args.project_dir
+                       else find_project_dir())
+        if args.command == "plan":
+            from infra.commands import plan_command
+            return plan_command(project_dir, args)
+        if args.command == "local":
+            from infra.commands import local_up_command
+            return local_up_command(project_dir, args)
+        raise UsageError(f"tandem: unknown command {args.command}")
+    except UsageError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_ERROR
+    except TandemError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def main() -> None:
+    """Console-script entry point."""
+    code = run(sys.argv[1:])
+    _close_event_loop()
+    sys.exit(code)
+
+
+def _close_event_loop() -> None:
+    """Close the loop the Pulumi SDK opened for recording; left open, its finalizer fails
+    noisily at interpreter exit."""
+    import asyncio
+
+    if "pulumi" in sys.modules:
+        try:
+            asyncio.get_event_loop().close()
+        except RuntimeError:
+            pass
+
+
+if __name__ == "__main__":
+    main()

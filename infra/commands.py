@@ -1,0 +1,107 @@
+"""The bodies of the ``tandem`` commands: each takes parsed arguments, prints, returns a code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from infra.config import StackConfig
+from infra.plan import build_plan
+from infra.render import render_plan, to_json
+
+
+def plan_command(project_dir: Path, args: argparse.Namespace) -> int:
+    """``tandem plan``: validate the stack file, record the program, render the Plan."""
+    StackConfig.from_files(project_dir, args.stack)  # file-specific errors first
+    plan = build_plan(project_dir, args.stack)
+    print(render_plan(plan, args.format))
+    return 0
+
+
+def local_up_command(project_dir: Path, args: argparse.Namespace) -> int:
+    """``tandem local up``: deploy the stack into the embedded or a running emulator."""
+    from infra.deploy import Deployed, deploy
+    from infra.local import Emulator
+    from infra.session import open_session, resolve_env
+
+    cfg = StackConfig.from_files(project_dir, args.stack)
+    emulator = None
+    endpoint = args.endpoint_url
+    if not endpoint:
+        emulator = Emulator(args.port).start()
+        endpoint = emulator.endpoint_url
+    try:
+        session = open_session(endpoint, region=cfg.region, profile=cfg.aws_profile)
+        env = resolve_env(session)
+        plan = build_plan(project_dir, args.stack, env)
+        results = _deploy_with_progress(plan, session, deploy, args.format)
+        _print_deployment(args, endpoint, env, results, Deployed)
+        if args.keep and emulator is not None:
+            _wait_for_interrupt(endpoint, plan)
+    finally:
+        if emulator is not None:
+            emulator.stop()
+    return 0
+
+
+def _deploy_with_progress(plan, session, deploy, fmt: str):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(stderr=True)
+    total = len(plan.resources)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[current]}"), console=console,
+                  disable=fmt == "json" or not console.is_terminal) as progress:
+        task = progress.add_task(f"deploying {plan.stack}", total=total, current="")
+        return deploy(plan, session, on_resource=lambda r: progress.update(
+            task, advance=1, current=f"{r.status} {r.path}"))
+
+
+def _print_deployment(args, endpoint: str, env, results, deployed_type) -> None:
+    created = sum(r.status == "created" for r in results)
+    existing = len(results) - created
+    if args.format == "json":
+        print(to_json({
+            "stack": args.stack, "endpoint": endpoint, "accountId": env.account_id,
+            "region": env.region, "created": created, "existing": existing,
+            "resources": [{"path": r.path, "type": r.type, "physicalId": r.physical_id,
+                           "status": r.status} for r in results]}))
+        return
+    summary = (f"stack {args.stack}: {created} created, {existing} already existing, "
+               f"at {endpoint} (account {env.account_id}, {env.region})")
+    if args.format == "markdown":
+        lines = [f"### tandem local up: `{args.stack}`", "", summary, "",
+                 "| logical path | type | physical id | status |", "| --- | --- | --- | --- |"]
+        lines += [f"| `{r.path}` | `{r.type}` | `{r.physical_id}` | {r.status} |"
+                  for r in results]
+        print("\n".join(lines))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"tandem local up: {args.stack}", title_justify="left")
+    for column in ("logical path", "type", "physical id", "status"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        table.add_row(r.path, r.type, r.physical_id, r.status)
+    console = Console(width=max(160, Console().width))
+    console.print(table)
+    console.print(summary)
+
+
+def _wait_for_interrupt(endpoint: str, plan) -> None:
+    queue = next((e.physical_name for e in plan.resources
+                  if e.type == "aws:sqs/queue:Queue"), "QUEUE")
+    print(f"\nEmulator running at {endpoint}  (Ctrl-C to stop)\nTry:\n"
+          f"  aws --endpoint-url {endpoint} sqs list-queues\n"
+          f"  aws --endpoint-url {endpoint} sqs send-message --queue-url "
+          f"{endpoint}/{plan.account_id}/{queue} --message-body '{{}}'\n"
+          f"  aws --endpoint-url {endpoint} lambda list-functions", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping the emulator", file=sys.stderr)

@@ -1,0 +1,56 @@
+"""The reference platform, composed from tandem's components.
+
+``build(cfg)`` declares the same resources for every stack; the stack config only sizes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.naming import physical_name
+from components.worker import DEFAULT_RUNTIME, QueueWorker, QueueWorkerArgs
+from infra.config import StackConfig
+from infra.workloads import COMMON_LAYER_DIR, WORKERS
+
+#: The env whose stateful resources (queues holding messages) are protected from deletion.
+PROTECTED_ENV = "prod"
+
+
+@dataclass
+class Platform:
+    """What ``build`` declared, for exports and tests."""
+
+    common_layer: aws.lambda_.LayerVersion
+    workers: dict[str, QueueWorker]
+
+
+def build(cfg: StackConfig) -> Platform:
+    """Declare the platform for one stack."""
+    layer = aws.lambda_.LayerVersion(
+        "common-layer",
+        layer_name=physical_name(cfg.app, cfg.env, "common", "layer", "lambda_layer"),
+        code=pulumi.FileArchive(str(COMMON_LAYER_DIR)),
+        compatible_runtimes=[DEFAULT_RUNTIME],
+        description="tandem_worker: shared SQS batch handling for the workers")
+
+    workers = {}
+    for name, spec in WORKERS.items():
+        sizing = cfg.sizing(name)
+        workers[name] = QueueWorker(name, QueueWorkerArgs(
+            app=cfg.app,
+            env=cfg.env,
+            code_dir=str(spec.handler_dir),
+            timeout_seconds=spec.timeout_seconds,
+            memory_mb=sizing.memory or spec.memory_mb,
+            batch_size=sizing.batch_size or spec.batch_size,
+            reserved_concurrency=sizing.reserved_concurrency,
+            max_concurrency=sizing.max_concurrency,
+            log_retention_days=cfg.log_retention_days,
+            bedrock=spec.bedrock,
+            layers=[layer.arn],
+            protect_queues=cfg.env == PROTECTED_ENV,
+        ))
+    return Platform(common_layer=layer, workers=workers)
