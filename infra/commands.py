@@ -62,16 +62,19 @@ def _deploy_with_progress(plan, session, deploy, fmt: str):
 
 def _print_deployment(args, endpoint: str, env, results, deployed_type) -> None:
     created = sum(r.status == "created" for r in results)
-    existing = len(results) - created
+    rewritten = sum(r.status == "rewritten" for r in results)
+    existing = len(results) - created - rewritten
     if args.format == "json":
         print(to_json({
             "stack": args.stack, "endpoint": endpoint, "accountId": env.account_id,
             "region": env.region, "created": created, "existing": existing,
+            "rewritten": rewritten,
             "resources": [{"path": r.path, "type": r.type, "physicalId": r.physical_id,
                            "status": r.status} for r in results]}))
         return
     summary = (f"stack {args.stack}: {created} created, {existing} already existing, "
-               f"at {endpoint} (account {env.account_id}, {env.region})")
+               + (f"{rewritten} rewritten (unreadable on this endpoint), " if rewritten else "")
+               + f"at {endpoint} (account {env.account_id}, {env.region})")
     if args.format == "markdown":
         lines = [f"### tandem local up: `{args.stack}`", "", summary, "",
                  "| logical path | type | physical id | status |", "| --- | --- | --- | --- |"]

@@ -29,7 +29,8 @@ class Deployed:
     path: str
     type: str
     physical_id: str
-    status: str  # "created" | "exists"
+    #: "created", "exists", or "rewritten": set again because the endpoint cannot report it
+    status: str
     outputs: dict[str, Any]
 
 
@@ -95,6 +96,7 @@ def deploy(plan: Plan, session: Any,
     """Create every resource of ``plan`` that does not exist yet; report each one."""
     substitution = _Substitution()
     results = []
+    statuses: dict[str, str] = {}
     for entry in deploy_order(plan):
         adapter = ADAPTERS[entry.type]
         inputs = substitution.apply(entry.inputs)
@@ -109,8 +111,13 @@ def deploy(plan: Plan, session: Any,
         substitution.learn(entry.id, created.id)
         for key, synthesized in entry.outputs.items():
             substitution.learn(synthesized, created.outputs.get(key))
-        result = Deployed(entry.path, entry.type, created.id,
-                          "exists" if created.existed else "created", created.outputs)
+        status = "exists" if created.existed else "created"
+        if created.rewritten and not any(statuses.get(d) == "created"
+                                         for d in entry.dependencies):
+            # Unreadable here and set again over resources that already existed.
+            status = "rewritten"
+        statuses[entry.path] = status
+        result = Deployed(entry.path, entry.type, created.id, status, created.outputs)
         results.append(result)
         if on_resource:
             on_resource(result)

@@ -6,6 +6,7 @@ moto is a dev dependency; it is imported only when the emulator is started.
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
 from typing import Any
 
@@ -39,6 +40,8 @@ class Emulator:
             from moto.server import ThreadedMotoServer
         except ImportError:
             raise EmulatorError("moto is not installed: pip install -e '.[dev]'") from None
+        # The server's per-request log would drown the command's own output.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port,
                                           verbose=False)
         try:

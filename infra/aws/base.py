@@ -39,6 +39,8 @@ class Created:
     id: str
     outputs: dict[str, Any]
     existed: bool = False
+    #: Written again because its current state could not be read (see EMULATOR_LIMITS).
+    rewritten: bool = False
 
 
 @dataclass
