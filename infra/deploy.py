@@ -7,7 +7,6 @@ outputs replace the synthesized ones in every later resource's inputs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,8 @@ from typing import Any
 from infra.aws import ADAPTERS
 from infra.aws.base import ResourceRef
 from infra.errors import TandemError
-from infra.plan import Plan, PlanEntry
+from infra.plan import Plan
+from infra.resolve import Substitution, dependency_waves
 
 
 class DeployError(TandemError):
@@ -34,70 +34,13 @@ class Deployed:
     outputs: dict[str, Any]
 
 
-def deploy_order(plan: Plan) -> list[PlanEntry]:
-    """Custom resources, every one after all it depends on (a dependency on a component means
-    on all resources under it). Ties keep the Plan's order, so the result is deterministic."""
-    resources = plan.resources
-    under: dict[str, list[str]] = {}
-    for entry in resources:
-        parts = entry.path.split("/")
-        for depth in range(1, len(parts)):
-            under.setdefault("/".join(parts[:depth]), []).append(entry.path)
-    needs = {e.path: {d for dep in e.dependencies for d in (under.get(dep) or [dep])
-                      if d != e.path} for e in resources}
-    known = {e.path for e in resources}
-    order, done = [], set()
-    pending = list(resources)
-    while pending:
-        ready = [e for e in pending if (needs[e.path] & known) <= done]
-        if not ready:
-            raise DeployError("dependency cycle between: "
-                              + ", ".join(e.path for e in pending))
-        for entry in ready:
-            order.append(entry)
-            done.add(entry.path)
-        pending = [e for e in pending if e.path not in done]
-    return order
-
-
-class _Substitution:
-    """Replaces synthesized output values with real ones inside nested inputs, in one pass."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-        self._pattern: re.Pattern | None = None
-
-    def learn(self, synthesized: Any, real: Any) -> None:
-        if isinstance(synthesized, str) and isinstance(real, str) and synthesized \
-                and synthesized != real:
-            self.values[synthesized] = real
-            self._pattern = None
-
-    def apply(self, value: Any) -> Any:
-        if not self.values:
-            return value
-        if self._pattern is None:
-            keys = sorted(self.values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(map(re.escape, keys)))
-        return self._apply(value)
-
-    def _apply(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self._pattern.sub(lambda m: self.values[m.group(0)], value)
-        if isinstance(value, dict):
-            return {k: self._apply(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._apply(v) for v in value]
-        return value
-
-
 def deploy(plan: Plan, session: Any,
            on_resource: Callable[[Deployed], None] | None = None) -> list[Deployed]:
     """Create every resource of ``plan`` that does not exist yet; report each one."""
-    substitution = _Substitution()
+    substitution = Substitution()
     results = []
     statuses: dict[str, str] = {}
-    for entry in deploy_order(plan):
+    for entry in (e for wave in dependency_waves(plan) for e in wave):
         adapter = ADAPTERS[entry.type]
         inputs = substitution.apply(entry.inputs)
         ref = ResourceRef(type=entry.type, path=entry.path,

@@ -8,7 +8,8 @@ from the stack file, so ARNs match what the endpoint returns.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from infra.aws.base import AwsEnv
@@ -25,10 +26,16 @@ class EndpointError(TandemError):
 
 @dataclass
 class AwsSession:
-    """A boto3 session bound to an optional endpoint URL; ``client()`` injects it."""
+    """A boto3 session bound to an optional endpoint URL.
+
+    ``client()`` injects the endpoint and adaptive retries, and caches one client per service
+    (clients are thread-safe; creating them is not, hence the lock).
+    """
 
     boto: Any
     endpoint_url: str | None = None
+    _clients: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def region_name(self) -> str | None:
@@ -36,10 +43,20 @@ class AwsSession:
         return self.boto.region_name
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client for ``service`` on this session's endpoint."""
+        """A boto3 client for ``service`` on this session's endpoint (cached unless
+        ``kwargs`` are given)."""
         if self.endpoint_url:
             kwargs.setdefault("endpoint_url", self.endpoint_url)
-        return self.boto.client(service, **kwargs)
+        if set(kwargs) - {"endpoint_url"}:
+            return self.boto.client(service, **kwargs)
+        with self._lock:
+            if service not in self._clients:
+                from botocore.config import Config
+
+                self._clients[service] = self.boto.client(service, config=Config(
+                    retries={"mode": "adaptive", "max_attempts": 8},
+                    max_pool_connections=16), **kwargs)
+            return self._clients[service]
 
 
 def open_session(endpoint_url: str | None = None, region: str | None = None,

@@ -89,11 +89,8 @@ class ResourceAdapter(ABC):
 
     @staticmethod
     def client(session: Any, service: str) -> Any:
-        """A client with adaptive retries, as every AWS call of tandem uses."""
-        from botocore.config import Config
-
-        return session.client(service, config=Config(retries={"mode": "adaptive",
-                                                                "max_attempts": 8}))
+        """The session's client for ``service`` (adaptive retries, see infra.session)."""
+        return session.client(service)
 
 
 def deterministic_uuid(*parts: str) -> str:
