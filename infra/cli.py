@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="offline preview of every resource a stack declares")
     common(plan)
 
+    drift = commands.add_parser("drift", help="compare live AWS with the plan: missing, "
+                                "drifted and unmanaged resources")
+    common(drift)
+    drift.add_argument("--endpoint-url", default=None,
+                       help="an AWS-compatible endpoint (default: AWS_ENDPOINT_URL, or AWS)")
+    drift.add_argument("--concurrency", type=int, default=8,
+                       help="parallel AWS reads (default 8)")
+
     local = commands.add_parser("local", help="the local AWS emulator")
     local_commands = local.add_subparsers(dest="local_command", required=True,
                                           parser_class=_Parser)
@@ -76,6 +84,9 @@ def run(argv: list[str]) -> int:
         if args.command == "plan":
             from infra.commands import plan_command
             return plan_command(project_dir, args)
+        if args.command == "drift":
+            from infra.commands import drift_command
+            return drift_command(project_dir, args)
         if args.command == "local":
             from infra.commands import local_up_command
             return local_up_command(project_dir, args)

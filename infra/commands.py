@@ -20,6 +20,34 @@ def plan_command(project_dir: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def drift_command(project_dir: Path, args: argparse.Namespace) -> int:
+    """``tandem drift``: compare live AWS (or an endpoint) with the plan; 0, 2 or 1."""
+    from infra.drift import check_drift
+    from infra.render import render_drift
+
+    cfg = StackConfig.from_files(project_dir, args.stack)
+    session, env = _live_session(cfg, args)
+    plan = build_plan(project_dir, args.stack, env)
+    report = check_drift(plan, session, cfg.prefix, args.concurrency)
+    print(render_drift(report, args.format))
+    return report.exit_code
+
+
+def _live_session(cfg: StackConfig, args: argparse.Namespace):
+    """A session for the stack, with account and region from STS. Against AWS itself, the
+    credentials must belong to the stack's account."""
+    from infra.session import EndpointError, open_session, resolve_env
+
+    session = open_session(getattr(args, "endpoint_url", None), region=cfg.region,
+                           profile=cfg.aws_profile)
+    env = resolve_env(session)
+    if not session.endpoint_url and env.account_id not in cfg.allowed_account_ids:
+        raise EndpointError(f"credentials are for account {env.account_id}, but stack "
+                            f"{args.stack} allows only {', '.join(cfg.allowed_account_ids)} "
+                            "(aws:allowedAccountIds); switch AWS_PROFILE")
+    return session, env
+
+
 def local_up_command(project_dir: Path, args: argparse.Namespace) -> int:
     """``tandem local up``: deploy the stack into the embedded or a running emulator."""
     from infra.deploy import Deployed, deploy

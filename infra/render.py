@@ -66,3 +66,59 @@ def render_plan(plan: Plan, fmt: str) -> str:
     if fmt == "markdown":
         return plan_markdown(plan)
     return plan_text(plan)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def drift_text(report: Any) -> str:
+    """Drift grouped by status, differences indented under their resource."""
+    counts = report.counts()
+    lines = [f"Drift of stack {report.stack} against {report.endpoint or 'AWS'} "
+             f"(account {report.account_id}, {report.region})"]
+    for status in ("missing", "drifted", "unmanaged", "unreadable", "in_sync"):
+        group = [r for r in report.resources if r.status == status]
+        if not group:
+            continue
+        lines += ["", f"{status} ({len(group)})"]
+        for r in group:
+            lines.append(f"  {r.path or '-'}  {r.type}  {r.physical_id or ''}".rstrip())
+            for d in r.differences:
+                lines.append(f"      {d.property}: expected {_short(d.expected)}, "
+                             f"actual {_short(d.actual)}")
+            for prop, reason in r.not_verifiable.items():
+                lines.append(f"      {prop}: not verifiable on this endpoint ({reason})")
+            if r.error:
+                lines.append(f"      error: {r.error}")
+    lines += ["", ", ".join(f"{counts[s]} {s}" for s in counts)
+              + f"; {report.api_calls} API calls in {report.seconds:.2f} s"]
+    return "\n".join(lines)
+
+
+def drift_markdown(report: Any) -> str:
+    """Drift as a markdown report (issues, pull-request comments)."""
+    counts = report.counts()
+    lines = [f"### tandem drift: `{report.stack}`", "",
+             ", ".join(f"{counts[s]} {s}" for s in counts), "",
+             "| status | logical path | type | physical id | detail |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in sorted(report.resources, key=lambda r: r.status == "in_sync"):
+        detail = "; ".join([f"`{d.property}`: expected `{_short(d.expected, 60)}`, actual "
+                            f"`{_short(d.actual, 60)}`" for d in r.differences]
+                           + [f"`{p}`: not verifiable on this endpoint"
+                              for p in r.not_verifiable]
+                           + ([r.error] if r.error else []))
+        lines.append(f"| {r.status} | `{r.path or '-'}` | `{r.type}` | "
+                     f"`{r.physical_id or ''}` | {detail} |")
+    return "\n".join(lines)
+
+
+def render_drift(report: Any, fmt: str) -> str:
+    """``tandem drift`` output in the chosen format."""
+    if fmt == "json":
+        return to_json(report.to_dict())
+    if fmt == "markdown":
+        return drift_markdown(report)
+    return drift_text(report)

@@ -70,6 +70,8 @@ class ResourceAdapter(ABC):
     name_kind: str | None = None
     #: Whether the Plan must carry an explicit physical name for this type.
     requires_name: bool = True
+    #: Inputs that drift does not compare, with the reason (shown in JSON as notCompared).
+    uncompared: dict[str, str] = {}
 
     def physical_name(self, inputs: dict[str, Any]) -> str | None:
         """The physical name the inputs declare."""
@@ -86,6 +88,21 @@ class ResourceAdapter(ABC):
     @abstractmethod
     def create(self, session: Any, ref: ResourceRef) -> Created:
         """Create the resource from ``ref.inputs``; return the existing one when present."""
+
+    @abstractmethod
+    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+        """The live resource as a state dict (Plan input names plus outputs such as ``arn``,
+        ``url`` and ``id``), or None when it does not exist. AWS errors propagate."""
+
+    @abstractmethod
+    def list(self, session: Any, prefix: str) -> list[str]:
+        """Import ids of live resources of this type whose names start with ``prefix``."""
+
+    def read_many(self, session: Any, refs: list[ResourceRef]) -> list[Any] | None:
+        """Read several resources with batch calls: a state, None (missing) or the exception
+        for each ref. None (the default) means the type has no batch read; callers then call
+        ``read`` per resource."""
+        return None
 
     @staticmethod
     def client(session: Any, service: str) -> Any:

@@ -46,6 +46,29 @@ class RoleAdapter(ResourceAdapter):
                               "uniqueId": role["RoleId"]}, existed)
 
 
+    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+        iam = self.client(session, self.service)
+        try:
+            role = iam.get_role(RoleName=ref.physical_name)["Role"]
+        except Exception as err:
+            if error_code(err) == "NoSuchEntity":
+                return None
+            raise
+        return {"name": role["RoleName"], "path": role.get("Path", "/"),
+                "assumeRolePolicy": _document(role.get("AssumeRolePolicyDocument") or {}),
+                "tags": {t["Key"]: t["Value"] for t in role.get("Tags") or []},
+                "arn": role["Arn"], "id": role["RoleName"], "uniqueId": role.get("RoleId")}
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        return list_role_names(self.client(session, self.service), prefix)
+
+
+def list_role_names(iam: Any, prefix: str) -> list[str]:
+    """Names of the roles starting with ``prefix`` (IAM filters only by path, so by hand)."""
+    return [role["RoleName"] for page in iam.get_paginator("list_roles").paginate()
+            for role in page["Roles"] if role["RoleName"].startswith(prefix)]
+
+
 class RolePolicyAdapter(ResourceAdapter):
     """``aws.iam.RolePolicy``; Pulumi id and import id: ``role:policy``."""
 
@@ -67,6 +90,25 @@ class RolePolicyAdapter(ResourceAdapter):
                                 PolicyDocument=_document(ref.inputs["policy"]))
         policy_id = f"{role}:{name}"
         return Created(policy_id, {**ref.inputs, "id": policy_id}, existed)
+
+    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+        iam = self.client(session, self.service)
+        role, name = ref.inputs["role"], ref.physical_name
+        try:
+            document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        except Exception as err:
+            if error_code(err) == "NoSuchEntity":
+                return None
+            raise
+        return {"role": role, "name": name, "policy": _document(document),
+                "id": f"{role}:{name}"}
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        iam = self.client(session, self.service)
+        paginator = iam.get_paginator("list_role_policies")
+        return [f"{role}:{policy}" for role in list_role_names(iam, prefix)
+                for page in paginator.paginate(RoleName=role)
+                for policy in page["PolicyNames"]]
 
 
 ADAPTERS = (RoleAdapter(), RolePolicyAdapter())

@@ -77,6 +77,47 @@ class FunctionAdapter(ResourceAdapter):
                                                client.meta.region_name, version), existed)
 
 
+    uncompared = {
+        "code": "Lambda reports only a hash of the deployed package, and Pulumi zips it its "
+                "own way",
+        "publish": "a deploy-time switch, not a property of the function",
+    }
+
+    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+        """One GetFunction call: configuration, tags and reserved concurrency together
+        (ListFunctions returns neither tags nor concurrency, so it would cost more calls)."""
+        client = self.client(session, self.service)
+        try:
+            function = client.get_function(FunctionName=ref.physical_name)
+        except Exception as err:
+            if error_code(err) == "ResourceNotFoundException":
+                return None
+            raise
+        config = function["Configuration"]
+        state: dict[str, Any] = {
+            "name": config["FunctionName"], "role": config.get("Role"),
+            "runtime": config.get("Runtime"), "handler": config.get("Handler"),
+            "memorySize": config.get("MemorySize"), "timeout": config.get("Timeout"),
+            "description": config.get("Description") or None,
+            "layers": [layer["Arn"] for layer in config.get("Layers") or []],
+            "environment": {"variables": (config.get("Environment") or {}).get(
+                "Variables") or {}},
+            "tracingConfig": {"mode": (config.get("TracingConfig") or {}).get(
+                "Mode", "PassThrough")},
+            "reservedConcurrentExecutions": (function.get("Concurrency") or {}).get(
+                "ReservedConcurrentExecutions"),
+            "tags": function.get("Tags") or {},
+        }
+        state.update(_function_outputs(state, config["FunctionArn"], client.meta.region_name,
+                                       config.get("Version", "$LATEST")))
+        return state
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        paginator = self.client(session, self.service).get_paginator("list_functions")
+        return [f["FunctionName"] for page in paginator.paginate()
+                for f in page["Functions"] if f["FunctionName"].startswith(prefix)]
+
+
 class LayerVersionAdapter(ResourceAdapter):
     """``aws.lambda_.LayerVersion``; Pulumi id and import id: the layer version ARN."""
 
@@ -112,6 +153,33 @@ class LayerVersionAdapter(ResourceAdapter):
         layer_arn = arn.rsplit(":", 1)[0]
         return Created(arn, {**inputs, "arn": arn, "id": arn, "layerArn": layer_arn,
                              "version": str(version)}, existed)
+
+
+    uncompared = {"code": "Lambda reports only a hash of the layer's package"}
+
+    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+        client = self.client(session, self.service)
+        try:
+            versions = client.list_layer_versions(LayerName=ref.physical_name).get(
+                "LayerVersions") or []
+        except Exception as err:
+            if error_code(err) == "ResourceNotFoundException":
+                return None
+            raise
+        if not versions:
+            return None
+        latest = max(versions, key=lambda v: v["Version"])
+        arn = latest["LayerVersionArn"]
+        return {"layerName": ref.physical_name, "arn": arn, "id": arn,
+                "layerArn": arn.rsplit(":", 1)[0], "version": str(latest["Version"]),
+                "compatibleRuntimes": latest.get("CompatibleRuntimes") or [],
+                "description": latest.get("Description") or None}
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        paginator = self.client(session, self.service).get_paginator("list_layers")
+        return [layer["LatestMatchingVersion"]["LayerVersionArn"]
+                for page in paginator.paginate() for layer in page["Layers"]
+                if layer["LayerName"].startswith(prefix)]
 
 
 class EventSourceMappingAdapter(ResourceAdapter):
@@ -159,6 +227,42 @@ class EventSourceMappingAdapter(ResourceAdapter):
         return Created(mapping_id, {**inputs, "id": mapping_id, "uuid": mapping_id,
                                     "functionArn": mapping["FunctionArn"],
                                     "state": mapping.get("State", "Enabled")}, existed)
+
+
+    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+        client = self.client(session, self.service)
+        source, function = ref.inputs["eventSourceArn"], ref.inputs["functionName"]
+        try:
+            found = [m for page in client.get_paginator("list_event_source_mappings").paginate(
+                EventSourceArn=source, FunctionName=function)
+                for m in page["EventSourceMappings"]]
+        except Exception as err:
+            if error_code(err) == "ResourceNotFoundException":
+                return None
+            raise
+        if not found:
+            return None
+        mapping = found[0]
+        scaling = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        return {
+            "eventSourceArn": mapping.get("EventSourceArn"),
+            "functionName": function if mapping.get("FunctionArn") == function
+            else mapping.get("FunctionArn"),
+            "batchSize": mapping.get("BatchSize"),
+            "maximumBatchingWindowInSeconds": mapping.get("MaximumBatchingWindowInSeconds"),
+            "functionResponseTypes": mapping.get("FunctionResponseTypes") or [],
+            "scalingConfig": {"maximumConcurrency": scaling} if scaling else None,
+            "enabled": mapping.get("State") in ("Enabled", "Enabling", "Updating"),
+            "id": mapping["UUID"], "uuid": mapping["UUID"],
+            "functionArn": mapping.get("FunctionArn"), "state": mapping.get("State"),
+        }
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        paginator = self.client(session, self.service).get_paginator(
+            "list_event_source_mappings")
+        return [m["UUID"] for page in paginator.paginate()
+                for m in page["EventSourceMappings"]
+                if m.get("FunctionArn", "").split(":function:")[-1].startswith(prefix)]
 
 
 ADAPTERS = (FunctionAdapter(), LayerVersionAdapter(), EventSourceMappingAdapter())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef
@@ -51,6 +52,50 @@ class LogGroupAdapter(ResourceAdapter):
                 if group["logGroupName"] == name:
                     return group
         return None
+
+
+    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+        result = self.read_many(session, [ref])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def read_many(self, session: Any, refs: list[ResourceRef]) -> list[Any]:
+        """One paginated DescribeLogGroups over the names' common prefix, then the tags of
+        each group that the Plan tags (Logs has no batch tag read)."""
+        logs = self.client(session, self.service)
+        names = [ref.physical_name for ref in refs]
+        prefix = os.path.commonprefix(names)
+        found = {}
+        for page in logs.get_paginator("describe_log_groups").paginate(
+                **({"logGroupNamePrefix": prefix} if prefix else {})):
+            for group in page["logGroups"]:
+                found[group["logGroupName"]] = group
+        results: list[Any] = []
+        for ref in refs:
+            group = found.get(ref.physical_name)
+            if group is None:
+                results.append(None)
+                continue
+            arn = group["arn"].removesuffix(":*")
+            state = {"name": group["logGroupName"], "arn": arn, "id": group["logGroupName"],
+                     "retentionInDays": group.get("retentionInDays"),
+                     "kmsKeyId": group.get("kmsKeyId")}
+            if "tags" in ref.inputs:
+                try:
+                    state["tags"] = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+                except Exception as err:  # reported per resource as unreadable
+                    results.append(err)
+                    continue
+            results.append(state)
+        return results
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        paginator = self.client(session, self.service).get_paginator("describe_log_groups")
+        return [group["logGroupName"]
+                for name_prefix in (prefix, f"/aws/lambda/{prefix}")
+                for page in paginator.paginate(logGroupNamePrefix=name_prefix)
+                for group in page["logGroups"]]
 
 
 ADAPTERS = (LogGroupAdapter(),)

@@ -21,6 +21,13 @@ QUEUE_ATTRIBUTES: dict[str, str] = {
 }
 
 
+_MISSING_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
+def _queue_name(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
 def _attribute_value(value: Any) -> str:
     """SQS takes every attribute as a string; booleans lowercase."""
     if isinstance(value, bool):
@@ -58,8 +65,7 @@ class QueueAdapter(ResourceAdapter):
         try:
             url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         except Exception as err:  # botocore ClientError; the session owns the class
-            if error_code(err) not in ("AWS.SimpleQueueService.NonExistentQueue",
-                                       "QueueDoesNotExist"):
+            if error_code(err) not in _MISSING_QUEUE:
                 raise
             attributes = {aws: _attribute_value(ref.inputs[key])
                           for key, aws in QUEUE_ATTRIBUTES.items()
@@ -70,6 +76,30 @@ class QueueAdapter(ResourceAdapter):
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
         return Created(url, {**ref.inputs, "arn": arn, "url": url, "id": url}, existed)
+
+
+    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+        sqs = self.client(session, self.service)
+        try:
+            url = sqs.get_queue_url(QueueName=ref.physical_name)["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=url,
+                                                  AttributeNames=["All"])["Attributes"]
+            tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+        except Exception as err:
+            if error_code(err) in _MISSING_QUEUE:
+                return None
+            raise
+        state: dict[str, Any] = {"name": _queue_name(url), "url": url, "id": url,
+                                 "arn": attributes.get("QueueArn"), "tags": tags}
+        for key, aws in QUEUE_ATTRIBUTES.items():
+            if aws in attributes:
+                state[key] = attributes[aws]
+        return state
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        paginator = self.client(session, self.service).get_paginator("list_queues")
+        return [url for page in paginator.paginate(QueueNamePrefix=prefix)
+                for url in page.get("QueueUrls") or []]
 
 
 class RedriveAllowPolicyAdapter(ResourceAdapter):
@@ -103,6 +133,28 @@ class RedriveAllowPolicyAdapter(ResourceAdapter):
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": wanted})
         return Created(url, {**ref.inputs, "id": url}, existed=bool(current),
                        rewritten=not readable)
+
+    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+        sqs = self.client(session, self.service)
+        url = ref.inputs["queueUrl"]
+        state: dict[str, Any] = {"queueUrl": url, "id": url}
+        try:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["RedriveAllowPolicy"]).get("Attributes", {})
+        except Exception as err:
+            code = error_code(err)
+            if code in _MISSING_QUEUE:
+                return None
+            if code == "InvalidAttributeName":  # the endpoint cannot report it: EMULATOR_LIMITS
+                return state
+            raise
+        if "RedriveAllowPolicy" in attributes:
+            state["redriveAllowPolicy"] = attributes["RedriveAllowPolicy"]
+        return state
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        # An attribute of a queue, not a resource of its own: queues are listed by QueueAdapter.
+        return []
 
 
 ADAPTERS = (QueueAdapter(), RedriveAllowPolicyAdapter())
