@@ -9,6 +9,7 @@ compared; within a wave they run on a bounded thread pool, batched per type wher
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -136,8 +137,8 @@ def _read_wave(session: Any, refs: list[ResourceRef], pool: ThreadPoolExecutor) 
     return results
 
 
-def _verdict(entry: PlanEntry, ref: ResourceRef, live: Any, endpoint: str | None
-             ) -> ResourceDrift:
+def _verdict(entry: PlanEntry, ref: ResourceRef, live: Any, endpoint: str | None,
+             unresolved: dict[str, str]) -> ResourceDrift:
     adapter = ADAPTERS[entry.type]
     physical = ref.physical_name or entry.id
     if isinstance(live, Exception):
@@ -151,7 +152,16 @@ def _verdict(entry: PlanEntry, ref: ResourceRef, live: Any, endpoint: str | None
         if reason and prop not in live:
             not_verifiable[prop] = reason
     skip = set(adapter.uncompared) | set(not_verifiable)
-    found = differences(ref.inputs, live, skip)
+    found = []
+    for difference in differences(ref.inputs, live, skip):
+        # A value built from a resource that is missing or unreadable cannot be judged here;
+        # that resource is reported on its own.
+        text = json.dumps(difference.expected, default=str)
+        source = next((path for value, path in unresolved.items() if value in text), None)
+        if source:
+            not_verifiable[difference.property] = f"depends on {source}, which is not live"
+        else:
+            found.append(difference)
     not_compared = {p: r for p, r in adapter.uncompared.items() if p in ref.inputs}
     return ResourceDrift(entry.path, entry.type, live.get("id") or physical,
                          "drifted" if found else "in_sync", found, not_verifiable,
@@ -168,6 +178,7 @@ def check_drift(plan: Plan, session: Any, prefix: str,
     substitution = Substitution()
     verdicts: list[ResourceDrift] = []
     live_ids: set[str] = set()
+    unresolved: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         listings = {type_: pool.submit(adapter.list, session, prefix)
                     for type_, adapter in ADAPTERS.items()}
@@ -181,8 +192,17 @@ def check_drift(plan: Plan, session: Any, prefix: str,
                                         plan.project_dir))
             for entry, ref, live in zip(wave, refs, _read_wave(session, refs, pool),
                                         strict=True):
-                verdicts.append(_verdict(entry, ref, live, endpoint))
-                if isinstance(live, dict):
+                verdicts.append(_verdict(entry, ref, live, endpoint, unresolved))
+                if isinstance(live, Exception):
+                    # Unreadable, but declared: never report it as unmanaged too.
+                    live_ids.update(str(v) for v in (ref.physical_name, entry.id) if v)
+                if not isinstance(live, dict):
+                    unresolved.update({v: entry.path for v in entry.outputs.values()
+                                       if isinstance(v, str) and len(v) > 8
+                                       and v not in entry.inputs.values()})
+                    if entry.id:
+                        unresolved[entry.id] = entry.path
+                else:
                     live_ids.add(str(live.get("id")))
                     substitution.learn(entry.id, live.get("id"))
                     for key, synthesized in entry.outputs.items():
@@ -195,6 +215,8 @@ def check_drift(plan: Plan, session: Any, prefix: str,
                                               error=f"listing: {_describe_error(err)}"))
                 continue
             verdicts += [ResourceDrift(None, type_, physical_id, "unmanaged")
-                         for physical_id in sorted(set(listed) - live_ids)]
+                         for physical_id in sorted(set(listed))
+                         if physical_id not in live_ids
+                         and physical_id.rsplit("/", 1)[-1] not in live_ids]
     return DriftReport(plan.stack, endpoint, plan.account_id, plan.region, verdicts,
                        counter.count, time.monotonic() - started)
