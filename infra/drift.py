@@ -10,7 +10,6 @@ compared; within a wave they run on a bounded thread pool, batched per type wher
 from __future__ import annotations
 
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -82,19 +81,6 @@ class DriftReport:
                 "resources": [r.to_dict() for r in self.resources]}
 
 
-class _CallCounter:
-    """Counts AWS API calls made through a session (botocore's before-call event)."""
-
-    def __init__(self, session: Any) -> None:
-        self.count = 0
-        self._lock = threading.Lock()
-        session.boto.events.register("before-call", self._seen)
-
-    def _seen(self, **_: Any) -> None:
-        with self._lock:
-            self.count += 1
-
-
 def _describe_error(err: Exception) -> str:
     response = getattr(err, "response", None) or {}
     error = response.get("Error") or {}
@@ -104,37 +90,21 @@ def _describe_error(err: Exception) -> str:
 
 
 def _read_wave(session: Any, refs: list[ResourceRef], pool: ThreadPoolExecutor) -> list[Any]:
-    """Read one wave: batched per type where the adapter can, else one task per resource."""
-    by_type: dict[str, list[int]] = {}
-    for index, ref in enumerate(refs):
-        by_type.setdefault(ref.type, []).append(index)
-    results: list[Any] = [None] * len(refs)
-    futures = []
+    """Read one wave: one batch prefetch per type (where the adapter has one), then one
+    read per resource on the pool. Each result is a state, None (missing) or the exception."""
+    by_type: dict[str, list[ResourceRef]] = {}
+    for ref in refs:
+        by_type.setdefault(ref.type, []).append(ref)
+    prefetches = {type_: pool.submit(ADAPTERS[type_].prefetch, session, group)
+                  for type_, group in by_type.items()}
 
-    def read_one(index: int) -> None:
+    def read_one(ref: ResourceRef) -> Any:
         try:
-            results[index] = ADAPTERS[refs[index].type].read(session, refs[index])
+            return ADAPTERS[ref.type].read(session, ref, prefetches[ref.type].result())
         except Exception as err:  # reported as unreadable; the scan goes on
-            results[index] = err
+            return err
 
-    def read_batch(type_: str, indexes: list[int]) -> None:
-        adapter = ADAPTERS[type_]
-        try:
-            batch = adapter.read_many(session, [refs[i] for i in indexes])
-        except Exception as err:
-            batch = [err] * len(indexes)
-        if batch is None:  # no batch read: fan out
-            futures.extend(pool.submit(read_one, i) for i in indexes)
-            return
-        for i, result in zip(indexes, batch, strict=True):
-            results[i] = result
-
-    batch_futures = [pool.submit(read_batch, t, ix) for t, ix in by_type.items()]
-    for future in batch_futures:
-        future.result()
-    for future in list(futures):
-        future.result()
-    return results
+    return list(pool.map(read_one, refs))
 
 
 def _verdict(entry: PlanEntry, ref: ResourceRef, live: Any, endpoint: str | None,
@@ -173,7 +143,8 @@ def check_drift(plan: Plan, session: Any, prefix: str,
     """Compare every planned resource with live state, and list what lives under ``prefix``
     without being planned."""
     started = time.monotonic()
-    counter = _CallCounter(session)
+    calls_before = session.api_calls
+    session.memo.clear()
     endpoint = session.endpoint_url
     substitution = Substitution()
     verdicts: list[ResourceDrift] = []
@@ -219,4 +190,4 @@ def check_drift(plan: Plan, session: Any, prefix: str,
                          if physical_id not in live_ids
                          and physical_id.rsplit("/", 1)[-1] not in live_ids]
     return DriftReport(plan.stack, endpoint, plan.account_id, plan.region, verdicts,
-                       counter.count, time.monotonic() - started)
+                       session.api_calls - calls_before, time.monotonic() - started)

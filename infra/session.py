@@ -34,8 +34,16 @@ class AwsSession:
 
     boto: Any
     endpoint_url: str | None = None
+    #: AWS API calls made through this session's clients (retries not counted twice).
+    api_calls: int = 0
+    #: Reads one adapter shares with another during one command (e.g. SQS attributes).
+    memo: dict = field(default_factory=dict, repr=False)
     _clients: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _count_call(self, **_: Any) -> None:
+        with self._lock:
+            self.api_calls += 1
 
     @property
     def region_name(self) -> str | None:
@@ -48,14 +56,18 @@ class AwsSession:
         if self.endpoint_url:
             kwargs.setdefault("endpoint_url", self.endpoint_url)
         if set(kwargs) - {"endpoint_url"}:
-            return self.boto.client(service, **kwargs)
+            client = self.boto.client(service, **kwargs)
+            client.meta.events.register("before-call", self._count_call)
+            return client
         with self._lock:
             if service not in self._clients:
                 from botocore.config import Config
 
-                self._clients[service] = self.boto.client(service, config=Config(
+                client = self.boto.client(service, config=Config(
                     retries={"mode": "adaptive", "max_attempts": 8},
                     max_pool_connections=16), **kwargs)
+                client.meta.events.register("before-call", self._count_call)
+                self._clients[service] = client
             return self._clients[service]
 
 

@@ -90,18 +90,19 @@ class ResourceAdapter(ABC):
         """Create the resource from ``ref.inputs``; return the existing one when present."""
 
     @abstractmethod
-    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
         """The live resource as a state dict (Plan input names plus outputs such as ``arn``,
-        ``url`` and ``id``), or None when it does not exist. AWS errors propagate."""
+        ``url`` and ``id``), or None when it does not exist. AWS errors propagate.
+        ``prefetched`` is what :meth:`prefetch` returned for a batch holding ``ref``."""
 
     @abstractmethod
     def list(self, session: Any, prefix: str) -> list[str]:
         """Import ids of live resources of this type whose names start with ``prefix``."""
 
-    def read_many(self, session: Any, refs: list[ResourceRef]) -> list[Any] | None:
-        """Read several resources with batch calls: a state, None (missing) or the exception
-        for each ref. None (the default) means the type has no batch read; callers then call
-        ``read`` per resource."""
+    def prefetch(self, session: Any, refs: list[ResourceRef]) -> Any:
+        """One batch read for several resources of this type (a list call that already
+        returns what ``read`` needs), passed to each ``read``. None: no batch read."""
         return None
 
     @staticmethod

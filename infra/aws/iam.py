@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef, error_code, short_hash
 
 
 def _document(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    """A policy document as JSON text (IAM sends documents URL-encoded; boto3 usually
+    decodes them, but not in every response)."""
+    if isinstance(value, str):
+        return unquote(value) if value.startswith("%7B") else value
+    return json.dumps(value)
+
+
+def authorization_details(session: Any) -> dict[str, dict]:
+    """Role name -> role detail (trust policy, tags, inline policies with documents) for
+    every role, from paginated GetAccountAuthorizationDetails: IAM's one batch read."""
+    iam = session.client("iam")
+    return {role["RoleName"]: role
+            for page in iam.get_paginator("get_account_authorization_details").paginate(
+                Filter=["Role"])
+            for role in page["RoleDetailList"]}
 
 
 class RoleAdapter(ResourceAdapter):
@@ -46,14 +61,23 @@ class RoleAdapter(ResourceAdapter):
                               "uniqueId": role["RoleId"]}, existed)
 
 
-    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
-        iam = self.client(session, self.service)
-        try:
-            role = iam.get_role(RoleName=ref.physical_name)["Role"]
-        except Exception as err:
-            if error_code(err) == "NoSuchEntity":
+    def prefetch(self, session: Any, refs: list[ResourceRef]) -> dict[str, dict]:
+        return authorization_details(session)
+
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
+        if prefetched is not None:
+            role = prefetched.get(ref.physical_name)
+            if role is None:
                 return None
-            raise
+        else:
+            try:
+                role = self.client(session, self.service).get_role(
+                    RoleName=ref.physical_name)["Role"]
+            except Exception as err:
+                if error_code(err) == "NoSuchEntity":
+                    return None
+                raise
         return {"name": role["RoleName"], "path": role.get("Path", "/"),
                 "assumeRolePolicy": _document(role.get("AssumeRolePolicyDocument") or {}),
                 "tags": {t["Key"]: t["Value"] for t in role.get("Tags") or []},
@@ -91,24 +115,33 @@ class RolePolicyAdapter(ResourceAdapter):
         policy_id = f"{role}:{name}"
         return Created(policy_id, {**ref.inputs, "id": policy_id}, existed)
 
-    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
-        iam = self.client(session, self.service)
+    def prefetch(self, session: Any, refs: list[ResourceRef]) -> dict[str, dict]:
+        return authorization_details(session)
+
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
         role, name = ref.inputs["role"], ref.physical_name
-        try:
-            document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-        except Exception as err:
-            if error_code(err) == "NoSuchEntity":
+        if prefetched is not None:
+            policies = {p["PolicyName"]: p["PolicyDocument"]
+                        for p in (prefetched.get(role) or {}).get("RolePolicyList") or []}
+            if name not in policies:
                 return None
-            raise
+            document = policies[name]
+        else:
+            try:
+                document = self.client(session, self.service).get_role_policy(
+                    RoleName=role, PolicyName=name)["PolicyDocument"]
+            except Exception as err:
+                if error_code(err) == "NoSuchEntity":
+                    return None
+                raise
         return {"role": role, "name": name, "policy": _document(document),
                 "id": f"{role}:{name}"}
 
     def list(self, session: Any, prefix: str) -> list[str]:
-        iam = self.client(session, self.service)
-        paginator = iam.get_paginator("list_role_policies")
-        return [f"{role}:{policy}" for role in list_role_names(iam, prefix)
-                for page in paginator.paginate(RoleName=role)
-                for policy in page["PolicyNames"]]
+        return [f"{name}:{policy['PolicyName']}"
+                for name, role in authorization_details(session).items()
+                if name.startswith(prefix) for policy in role.get("RolePolicyList") or []]
 
 
 ADAPTERS = (RoleAdapter(), RolePolicyAdapter())

@@ -83,7 +83,8 @@ class FunctionAdapter(ResourceAdapter):
         "publish": "a deploy-time switch, not a property of the function",
     }
 
-    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
         """One GetFunction call: configuration, tags and reserved concurrency together
         (ListFunctions returns neither tags nor concurrency, so it would cost more calls)."""
         client = self.client(session, self.service)
@@ -157,7 +158,8 @@ class LayerVersionAdapter(ResourceAdapter):
 
     uncompared = {"code": "Lambda reports only a hash of the layer's package"}
 
-    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
         client = self.client(session, self.service)
         try:
             versions = client.list_layer_versions(LayerName=ref.physical_name).get(
@@ -229,7 +231,8 @@ class EventSourceMappingAdapter(ResourceAdapter):
                                     "state": mapping.get("State", "Enabled")}, existed)
 
 
-    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
         client = self.client(session, self.service)
         source, function = ref.inputs["eventSourceArn"], ref.inputs["functionName"]
         try:

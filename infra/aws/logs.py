@@ -54,41 +54,29 @@ class LogGroupAdapter(ResourceAdapter):
         return None
 
 
-    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
-        result = self.read_many(session, [ref])[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    def read_many(self, session: Any, refs: list[ResourceRef]) -> list[Any]:
-        """One paginated DescribeLogGroups over the names' common prefix, then the tags of
-        each group that the Plan tags (Logs has no batch tag read)."""
+    def prefetch(self, session: Any, refs: list[ResourceRef]) -> dict[str, dict]:
+        """Every log group under the names' common prefix: one paginated DescribeLogGroups."""
         logs = self.client(session, self.service)
-        names = [ref.physical_name for ref in refs]
-        prefix = os.path.commonprefix(names)
-        found = {}
-        for page in logs.get_paginator("describe_log_groups").paginate(
-                **({"logGroupNamePrefix": prefix} if prefix else {})):
-            for group in page["logGroups"]:
-                found[group["logGroupName"]] = group
-        results: list[Any] = []
-        for ref in refs:
-            group = found.get(ref.physical_name)
-            if group is None:
-                results.append(None)
-                continue
-            arn = group["arn"].removesuffix(":*")
-            state = {"name": group["logGroupName"], "arn": arn, "id": group["logGroupName"],
-                     "retentionInDays": group.get("retentionInDays"),
-                     "kmsKeyId": group.get("kmsKeyId")}
-            if "tags" in ref.inputs:
-                try:
-                    state["tags"] = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
-                except Exception as err:  # reported per resource as unreadable
-                    results.append(err)
-                    continue
-            results.append(state)
-        return results
+        prefix = os.path.commonprefix([ref.physical_name for ref in refs])
+        return {group["logGroupName"]: group
+                for page in logs.get_paginator("describe_log_groups").paginate(
+                    **({"logGroupNamePrefix": prefix} if prefix else {}))
+                for group in page["logGroups"]}
+
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
+        logs = self.client(session, self.service)
+        groups = prefetched if prefetched is not None else self.prefetch(session, [ref])
+        group = groups.get(ref.physical_name)
+        if group is None:
+            return None
+        arn = group["arn"].removesuffix(":*")
+        state = {"name": group["logGroupName"], "arn": arn, "id": group["logGroupName"],
+                 "retentionInDays": group.get("retentionInDays"),
+                 "kmsKeyId": group.get("kmsKeyId")}
+        if "tags" in ref.inputs:  # Logs has no batch read of tags
+            state["tags"] = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+        return state
 
     def list(self, session: Any, prefix: str) -> list[str]:
         paginator = self.client(session, self.service).get_paginator("describe_log_groups")

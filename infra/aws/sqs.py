@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef, error_code
@@ -78,13 +79,27 @@ class QueueAdapter(ResourceAdapter):
         return Created(url, {**ref.inputs, "arn": arn, "url": url, "id": url}, existed)
 
 
-    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+    def prefetch(self, session: Any, refs: list[ResourceRef]) -> dict[str, str]:
+        """Queue name -> URL for every queue under the names' common prefix (one paginated
+        ListQueues instead of a GetQueueUrl per queue)."""
+        prefix = os.path.commonprefix([ref.physical_name for ref in refs])
+        return {_queue_name(url): url for url in self.list(session, prefix)}
+
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
         sqs = self.client(session, self.service)
         try:
-            url = sqs.get_queue_url(QueueName=ref.physical_name)["QueueUrl"]
+            if prefetched is not None:
+                url = prefetched.get(ref.physical_name)
+                if url is None:
+                    return None
+            else:
+                url = sqs.get_queue_url(QueueName=ref.physical_name)["QueueUrl"]
             attributes = sqs.get_queue_attributes(QueueUrl=url,
                                                   AttributeNames=["All"])["Attributes"]
-            tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+            getattr(session, "memo", {})[("sqs-attributes", url)] = attributes
+            tags = (sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+                    if "tags" in ref.inputs else None)
         except Exception as err:
             if error_code(err) in _MISSING_QUEUE:
                 return None
@@ -134,10 +149,16 @@ class RedriveAllowPolicyAdapter(ResourceAdapter):
         return Created(url, {**ref.inputs, "id": url}, existed=bool(current),
                        rewritten=not readable)
 
-    def read(self, session: Any, ref: ResourceRef) -> dict[str, Any] | None:
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
         sqs = self.client(session, self.service)
         url = ref.inputs["queueUrl"]
         state: dict[str, Any] = {"queueUrl": url, "id": url}
+        known = getattr(session, "memo", {}).get(("sqs-attributes", url))
+        if known is not None:  # the queue's own read got All attributes moments ago
+            if "RedriveAllowPolicy" in known:
+                state["redriveAllowPolicy"] = known["RedriveAllowPolicy"]
+            return state
         try:
             attributes = sqs.get_queue_attributes(
                 QueueUrl=url, AttributeNames=["RedriveAllowPolicy"]).get("Attributes", {})
