@@ -44,10 +44,14 @@ def main() -> int:
             result = json.loads(report)
             print(f"(second run: {result['created']} created, {result['existing']} existing "
                   f"- idempotent)")
-            summary.append((stack, len(result["resources"])))
+            code, text = tandem("drift", "--stack", stack, "--endpoint-url",
+                                emulator.endpoint_url)
+            print(text, end="")
+            summary.append((stack, len(result["resources"]),
+                            "in sync" if code == 0 else f"drift (exit {code})"))
     print("\nSummary")
-    for stack, count in summary:
-        print(f"  {stack:<8} deployed: {count} resources")
+    for stack, count, drift in summary:
+        print(f"  {stack:<8} deployed: {count} resources; drift check: {drift}")
     print("  both stacks ran in one emulator; it has been stopped.")
     return 0
 
