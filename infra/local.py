@@ -50,6 +50,9 @@ class Emulator:
             raise EmulatorError(f"cannot start the emulator on 127.0.0.1:{self.port}: "
                                 f"{err}") from None
         self.port = self._server.get_host_and_port()[1]
+        # moto's backends live in the process, not the server: start from an empty state
+        # even when an earlier emulator ran in this process.
+        reset_emulator(self.endpoint_url)
         configure_emulator(self.endpoint_url)
         return self
 
@@ -68,11 +71,21 @@ class Emulator:
 
 def configure_emulator(endpoint_url: str) -> None:
     """Apply :data:`EMULATOR_CONFIG` through moto's ``/moto-api/config``."""
+    _post(f"{endpoint_url}/moto-api/config", EMULATOR_CONFIG, "configure")
+
+
+def reset_emulator(endpoint_url: str) -> None:
+    """Delete everything the emulator holds (``/moto-api/reset``); its config resets too,
+    so call :func:`configure_emulator` after."""
+    _post(f"{endpoint_url}/moto-api/reset", None, "reset")
+
+
+def _post(url: str, body: dict | None, what: str) -> None:
     request = urllib.request.Request(
-        f"{endpoint_url}/moto-api/config", data=json.dumps(EMULATOR_CONFIG).encode(),
+        url, data=json.dumps(body).encode() if body is not None else b"",
         headers={"Content-Type": "application/json"}, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             response.read()
     except OSError as err:
-        raise EmulatorError(f"cannot configure the emulator at {endpoint_url}: {err}") from None
+        raise EmulatorError(f"cannot {what} the emulator at {url}: {err}") from None

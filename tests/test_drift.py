@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import boto3
 import pytest
@@ -13,7 +12,7 @@ from infra.aws import ADAPTERS
 from infra.aws.base import ResourceAdapter
 from infra.cli import run
 from infra.drift import check_drift
-from infra.local import Emulator, configure_emulator
+from infra.local import Emulator, configure_emulator, reset_emulator
 from infra.plan import build_plan
 from infra.session import open_session, resolve_env
 
@@ -29,8 +28,7 @@ def emulator():
 @pytest.fixture
 def deployed(emulator, root, capsys):
     """A fresh emulator state with staging deployed."""
-    urllib.request.urlopen(urllib.request.Request(
-        f"{emulator.endpoint_url}/moto-api/reset", method="POST"), timeout=5).read()
+    reset_emulator(emulator.endpoint_url)
     configure_emulator(emulator.endpoint_url)
     assert run(["--project-dir", str(root), "local", "up", "--stack", "staging",
                 "--endpoint-url", emulator.endpoint_url, "--format", "json"]) == 0

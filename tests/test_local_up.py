@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -159,10 +162,11 @@ def test_unknown_stack_is_one_line_exit_1(root, capsys):
                    "staging")
 
 
-def test_embedded_emulator_deploys_prod_and_stops(root, capsys):
-    code = run(["--project-dir", str(root), "local", "up", "--stack", "prod", "--format",
-                "text"])
-    out = capsys.readouterr().out
-    assert code == 0
-    assert "stack prod: 17 created, 0 already existing, at http://127.0.0.1:" in out
-    assert "acme-prod-profile-fn" in out
+def test_console_script_starts_the_embedded_emulator_and_deploys_prod(root):
+    # A process of its own: moto's state is per process, and this one must start empty.
+    tandem = Path(sys.executable).with_name("tandem")
+    result = subprocess.run([str(tandem), "local", "up", "--stack", "prod"], cwd=root,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "stack prod: 17 created, 0 already existing, at http://127.0.0.1:" in result.stdout
+    assert "acme-prod-profile-fn" in result.stdout
