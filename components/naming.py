@@ -16,6 +16,7 @@ AWS_NAME_LIMITS: dict[str, int] = {
     "log_group": 512,         # CloudWatch Logs CreateLogGroup: logGroupName up to 512
     "lambda_function": 64,    # Lambda CreateFunction: FunctionName up to 64 (name form)
     "lambda_layer": 64,       # Lambda PublishLayerVersion: LayerName up to 64 (name form)
+    "alarm": 255,             # CloudWatch PutMetricAlarm: AlarmName up to 255 characters
 }
 
 _PART = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

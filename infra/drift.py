@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,7 +82,7 @@ class DriftReport:
                 "resources": [r.to_dict() for r in self.resources]}
 
 
-def _describe_error(err: Exception) -> str:
+def describe_error(err: Exception) -> str:
     response = getattr(err, "response", None) or {}
     error = response.get("Error") or {}
     if error:
@@ -107,13 +108,15 @@ def _read_wave(session: Any, refs: list[ResourceRef], pool: ThreadPoolExecutor) 
     return list(pool.map(read_one, refs))
 
 
-def _verdict(entry: PlanEntry, ref: ResourceRef, live: Any, endpoint: str | None,
-             unresolved: dict[str, str]) -> ResourceDrift:
+def judge(read: LiveRead, endpoint: str | None, unresolved: dict[str, str]) -> ResourceDrift:
+    """The verdict on one read: only the properties the program sets are compared; emulator
+    limits and values built from unresolved resources are not verifiable, never drift."""
+    entry, ref, live = read.entry, read.ref, read.live
     adapter = ADAPTERS[entry.type]
     physical = ref.physical_name or entry.id
     if isinstance(live, Exception):
         return ResourceDrift(entry.path, entry.type, physical, "unreadable",
-                             error=_describe_error(live))
+                             error=describe_error(live))
     if live is None:
         return ResourceDrift(entry.path, entry.type, physical, "missing")
     not_verifiable = {}
@@ -138,6 +141,50 @@ def _verdict(entry: PlanEntry, ref: ResourceRef, live: Any, endpoint: str | None
                          not_compared)
 
 
+@dataclass
+class LiveRead:
+    """One planned resource next to what the endpoint holds for it."""
+
+    entry: PlanEntry
+    ref: ResourceRef
+    live: Any  # a state dict, None (missing) or the exception (unreadable)
+
+
+def walk_live(plan: Plan, session: Any, pool: ThreadPoolExecutor,
+              names: dict[str, str] | None = None) -> Iterator[tuple[LiveRead, dict[str, str]]]:
+    """Read every planned resource, wave by wave, swapping synthesized outputs for live ones.
+
+    ``names`` maps logical paths to live physical names to look up instead of the planned
+    ones. Yields each read with the synthesized values that could not be resolved so far
+    (outputs of missing or unreadable resources, mapped to their path).
+    """
+    names = names or {}
+    substitution = Substitution()
+    unresolved: dict[str, str] = {}
+    for wave in dependency_waves(plan):
+        refs = []
+        for entry in wave:
+            adapter = ADAPTERS[entry.type]
+            inputs = substitution.apply(entry.inputs)
+            if entry.path in names and adapter.name_input:
+                inputs = {**inputs, adapter.name_input: names[entry.path]}
+            refs.append(ResourceRef(entry.type, entry.path, adapter.physical_name(inputs),
+                                    inputs, substitution.apply(entry.outputs), entry.id,
+                                    plan.project_dir))
+        for entry, ref, live in zip(wave, refs, _read_wave(session, refs, pool), strict=True):
+            yield LiveRead(entry, ref, live), unresolved
+            if isinstance(live, dict):
+                substitution.learn(entry.id, live.get("id"))
+                for key, synthesized in entry.outputs.items():
+                    substitution.learn(synthesized, live.get(key))
+            else:
+                unresolved.update({v: entry.path for v in entry.outputs.values()
+                                   if isinstance(v, str) and len(v) > 8
+                                   and v not in entry.inputs.values()})
+                if entry.id:
+                    unresolved[entry.id] = entry.path
+
+
 def check_drift(plan: Plan, session: Any, prefix: str,
                 concurrency: int = DEFAULT_CONCURRENCY) -> DriftReport:
     """Compare every planned resource with live state, and list what lives under ``prefix``
@@ -146,44 +193,24 @@ def check_drift(plan: Plan, session: Any, prefix: str,
     calls_before = session.api_calls
     session.memo.clear()
     endpoint = session.endpoint_url
-    substitution = Substitution()
     verdicts: list[ResourceDrift] = []
     live_ids: set[str] = set()
-    unresolved: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         listings = {type_: pool.submit(adapter.list, session, prefix)
                     for type_, adapter in ADAPTERS.items()}
-        for wave in dependency_waves(plan):
-            refs = []
-            for entry in wave:
-                inputs = substitution.apply(entry.inputs)
-                refs.append(ResourceRef(entry.type, entry.path,
-                                        ADAPTERS[entry.type].physical_name(inputs), inputs,
-                                        substitution.apply(entry.outputs), entry.id,
-                                        plan.project_dir))
-            for entry, ref, live in zip(wave, refs, _read_wave(session, refs, pool),
-                                        strict=True):
-                verdicts.append(_verdict(entry, ref, live, endpoint, unresolved))
-                if isinstance(live, Exception):
-                    # Unreadable, but declared: never report it as unmanaged too.
-                    live_ids.update(str(v) for v in (ref.physical_name, entry.id) if v)
-                if not isinstance(live, dict):
-                    unresolved.update({v: entry.path for v in entry.outputs.values()
-                                       if isinstance(v, str) and len(v) > 8
-                                       and v not in entry.inputs.values()})
-                    if entry.id:
-                        unresolved[entry.id] = entry.path
-                else:
-                    live_ids.add(str(live.get("id")))
-                    substitution.learn(entry.id, live.get("id"))
-                    for key, synthesized in entry.outputs.items():
-                        substitution.learn(synthesized, live.get(key))
+        for read, unresolved in walk_live(plan, session, pool):
+            verdicts.append(judge(read, endpoint, unresolved))
+            if isinstance(read.live, dict):
+                live_ids.add(str(read.live.get("id")))
+            elif isinstance(read.live, Exception):
+                # Unreadable, but declared: never report it as unmanaged too.
+                live_ids.update(str(v) for v in (read.ref.physical_name, read.entry.id) if v)
         for type_, future in listings.items():
             try:
                 listed = future.result()
             except Exception as err:
                 verdicts.append(ResourceDrift(None, type_, None, "unreadable",
-                                              error=f"listing: {_describe_error(err)}"))
+                                              error=f"listing: {describe_error(err)}"))
                 continue
             verdicts += [ResourceDrift(None, type_, physical_id, "unmanaged")
                          for physical_id in sorted(set(listed))
