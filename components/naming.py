@@ -17,6 +17,16 @@ AWS_NAME_LIMITS: dict[str, int] = {
     "lambda_function": 64,    # Lambda CreateFunction: FunctionName up to 64 (name form)
     "lambda_layer": 64,       # Lambda PublishLayerVersion: LayerName up to 64 (name form)
     "alarm": 255,             # CloudWatch PutMetricAlarm: AlarmName up to 255 characters
+    "dashboard": 255,         # CloudWatch PutDashboard: DashboardName up to 255 (A-Z a-z 0-9 - _)
+    "sns_topic": 256,         # SNS CreateTopic: Name up to 256 characters
+    "ecr_repository": 256,    # ECR CreateRepository: repositoryName 2 to 256 characters
+    "ecs_cluster": 255,       # ECS CreateCluster: clusterName up to 255 letters, digits, - and _
+    "ecs_task_family": 255,   # ECS RegisterTaskDefinition: family up to 255 characters
+    "sfn_state_machine": 80,  # Step Functions CreateStateMachine: name 1 to 80 characters
+    "secret": 512,            # Secrets Manager CreateSecret: Name up to 512 characters
+    "event_rule": 64,         # EventBridge PutRule: Name 1 to 64 characters
+    "security_group": 255,    # EC2 CreateSecurityGroup: GroupName up to 255 characters
+    "kms_alias": 256,         # KMS CreateAlias: AliasName 1 to 256 characters, "alias/" included
 }
 
 _PART = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pulumi
 
+from infra.adoption import adopt
 from infra.config import StackConfig
 from infra.platform import build
 
 
 def main() -> None:
     """Build the platform from the stack's config and export the key outputs."""
-    platform = build(StackConfig.from_pulumi())
+    cfg = StackConfig.from_pulumi()
+    adopt(cfg.imports)
+    platform = build(cfg)
     pulumi.export("commonLayerArn", platform.common_layer.arn)
     for name, worker in platform.workers.items():
         pulumi.export(f"{name}QueueUrl", worker.queue_url)

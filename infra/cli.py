@@ -101,21 +101,7 @@ def run(argv: list[str]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    code = run(sys.argv[1:])
-    _close_event_loop()
-    sys.exit(code)
-
-
-def _close_event_loop() -> None:
-    """Close the loop the Pulumi SDK opened for recording; left open, its finalizer fails
-    noisily at interpreter exit."""
-    import asyncio
-
-    if "pulumi" in sys.modules:
-        try:
-            asyncio.get_event_loop().close()
-        except RuntimeError:
-            pass
+    sys.exit(run(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ tandem's own platform; ``secure:`` config values stay an opaque placeholder.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import runpy
@@ -254,6 +255,8 @@ def build_plan(project_dir: str | Path, stack: str, env: AwsEnv | None = None) -
     mocks = RecordingMocks(env, project_dir)
     monitor = RecordingMonitor(mocks)
     config, secret_keys = _engine_config(raw)
+    loop = asyncio.new_event_loop()  # one loop per recording, closed after it
+    asyncio.set_event_loop(loop)
     set_all_config(config, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=project["name"], stack=stack, preview=False,
                              monitor=monitor)
@@ -268,6 +271,8 @@ def build_plan(project_dir: str | Path, stack: str, env: AwsEnv | None = None) -
     finally:
         settings.ROOT.set(None)
         set_all_config({}, [])
+        loop.close()
+        asyncio.set_event_loop(None)
     if mocks.errors:
         raise PlanError(mocks.errors[0])
     return _assemble(project["name"], stack, env, project_dir, monitor.registrations)

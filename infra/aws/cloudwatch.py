@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef
+from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef, error_code
 
 #: DescribeAlarms accepts at most 100 AlarmNames per call (CloudWatch API reference).
 DESCRIBE_ALARMS_BATCH = 100
@@ -196,4 +196,60 @@ class MetricAlarmAdapter(ResourceAdapter):
                 for alarm in page.get("MetricAlarms") or []]
 
 
-ADAPTERS = (MetricAlarmAdapter(),)
+class DashboardAdapter(ResourceAdapter):
+    """``aws.cloudwatch.Dashboard``; Pulumi id and import id: the dashboard name."""
+
+    type_token = "aws:cloudwatch/dashboard:Dashboard"
+    service = "cloudwatch"
+    name_input = "dashboardName"
+    name_kind = "dashboard"
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        name = inputs["dashboardName"]
+        return name, {**inputs, "dashboardArn": dashboard_arn(name, env), "id": name}
+
+    @staticmethod
+    def _get(cloudwatch: Any, name: str) -> dict[str, Any] | None:
+        try:
+            return cloudwatch.get_dashboard(DashboardName=name)
+        except Exception as err:
+            if error_code(err) in ("ResourceNotFound", "ResourceNotFoundException"):
+                return None
+            raise
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        cloudwatch = self.client(session, self.service)
+        name = ref.physical_name
+        found = self._get(cloudwatch, name)
+        existed = found is not None
+        if not existed:
+            cloudwatch.put_dashboard(DashboardName=name,
+                                     DashboardBody=ref.inputs["dashboardBody"])
+            found = self._get(cloudwatch, name) or {}
+        arn = found.get("DashboardArn") or ref.outputs.get("dashboardArn")
+        return Created(name, {**ref.inputs, "dashboardArn": arn, "id": name}, existed)
+
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
+        # One dashboard per stack: ListDashboards returns no bodies, so a batch read would
+        # only add a call.
+        found = self._get(self.client(session, self.service), ref.physical_name)
+        if found is None:
+            return None
+        return {"dashboardName": found["DashboardName"],
+                "dashboardBody": found["DashboardBody"],
+                "dashboardArn": found["DashboardArn"], "id": found["DashboardName"]}
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        # A stack's dashboard is named after the stack itself ("{app}-{env}"), which is the
+        # prefix without its trailing hyphen.
+        stack_name = prefix.rstrip("-")
+        paginator = self.client(session, self.service).get_paginator("list_dashboards")
+        return [entry["DashboardName"]
+                for page in paginator.paginate(DashboardNamePrefix=stack_name)
+                for entry in page.get("DashboardEntries") or []
+                if entry["DashboardName"] == stack_name
+                or entry["DashboardName"].startswith(prefix)]
+
+
+ADAPTERS = (MetricAlarmAdapter(), DashboardAdapter())

@@ -179,3 +179,51 @@ class RedriveAllowPolicyAdapter(ResourceAdapter):
 
 
 ADAPTERS = (QueueAdapter(), RedriveAllowPolicyAdapter())
+
+
+class QueuePolicyAdapter(ResourceAdapter):
+    """``aws.sqs.QueuePolicy``; Pulumi id and import id: the queue URL."""
+
+    type_token = "aws:sqs/queuePolicy:QueuePolicy"
+    service = "sqs"
+    name_input = None
+    requires_name = False
+
+    def physical_name(self, inputs: dict[str, Any]) -> str | None:
+        return inputs.get("queueUrl")
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        return inputs["queueUrl"], {**inputs, "id": inputs["queueUrl"]}
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        sqs = self.client(session, self.service)
+        url, wanted = ref.inputs["queueUrl"], ref.inputs["policy"]
+        current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get(
+            "Attributes", {}).get("Policy")
+        if current and json.loads(current) == json.loads(wanted):
+            return Created(url, {**ref.inputs, "id": url}, existed=True)
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": wanted})
+        return Created(url, {**ref.inputs, "id": url}, existed=bool(current))
+
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
+        url = ref.inputs["queueUrl"]
+        attributes = getattr(session, "memo", {}).get(("sqs-attributes", url))
+        if attributes is None:  # else the queue's own read got All attributes moments ago
+            try:
+                attributes = self.client(session, self.service).get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {})
+            except Exception as err:
+                if error_code(err) in _MISSING_QUEUE:
+                    return None
+                raise
+        if not attributes.get("Policy"):
+            return None  # a queue without a policy: the policy resource is missing
+        return {"queueUrl": url, "policy": attributes["Policy"], "id": url}
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        # An attribute of a queue, not a resource of its own: queues are listed by QueueAdapter.
+        return []
+
+
+ADAPTERS = (*ADAPTERS, QueuePolicyAdapter())
