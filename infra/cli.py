@@ -10,14 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from infra.errors import TandemError
+from infra.errors import TandemError, UsageError
 from infra.render import FORMATS
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDING = 0, 1, 2
-
-
-class UsageError(Exception):
-    """A bad command line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,6 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--concurrency", type=int, default=8,
                        help="parallel AWS reads (default 8)")
 
+    adopt = commands.add_parser("import", help="find live resources the stack declares but "
+                                "has not imported; record them")
+    common(adopt)
+    adopt.add_argument("--endpoint-url", default=None,
+                       help="an AWS-compatible endpoint (default: AWS_ENDPOINT_URL, or AWS)")
+    adopt.add_argument("--write", action="store_true",
+                       help="record the found ids in Pulumi.<stack>.yaml (tandem:imports)")
+    adopt.add_argument("--pulumi-json", metavar="FILE", default=None,
+                       help="write a `pulumi import --file` document")
+    adopt.add_argument("--name", action="append", metavar="LOGICAL_PATH=LIVE_NAME",
+                       help="look this resource up under another live name (repeatable)")
+    adopt.add_argument("--discover", action="store_true",
+                       help="for resources not found, list live ones of the same type that "
+                            "look alike")
+
     local = commands.add_parser("local", help="the local AWS emulator")
     local_commands = local.add_subparsers(dest="local_command", required=True,
                                           parser_class=_Parser)
@@ -87,6 +98,9 @@ def run(argv: list[str]) -> int:
         if args.command == "drift":
             from infra.commands import drift_command
             return drift_command(project_dir, args)
+        if args.command == "import":
+            from infra.commands import import_command
+            return import_command(project_dir, args)
         if args.command == "local":
             from infra.commands import local_up_command
             return local_up_command(project_dir, args)

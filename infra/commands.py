@@ -8,16 +8,71 @@ import time
 from pathlib import Path
 
 from infra.config import StackConfig
+from infra.errors import UsageError
 from infra.plan import build_plan
 from infra.render import render_plan, to_json
 
 
 def plan_command(project_dir: Path, args: argparse.Namespace) -> int:
     """``tandem plan``: validate the stack file, record the program, render the Plan."""
-    StackConfig.from_files(project_dir, args.stack)  # file-specific errors first
+    cfg = StackConfig.from_files(project_dir, args.stack)  # file-specific errors first
     plan = build_plan(project_dir, args.stack)
+    check_import_paths(cfg, plan)
     print(render_plan(plan, args.format))
     return 0
+
+
+def check_import_paths(cfg: StackConfig, plan) -> None:
+    """Every ``tandem:imports`` key must be the logical path of a planned resource."""
+    import difflib
+
+    from infra.config import ConfigError
+
+    paths = [e.path for e in plan.resources]
+    for path in cfg.imports:
+        if path not in paths:
+            close = difflib.get_close_matches(path, paths, n=1)
+            raise ConfigError(cfg.source, f"tandem:imports.{path}",
+                              "no resource at this logical path (see tandem plan)"
+                              + (f"; did you mean '{close[0]}'?" if close else ""))
+
+
+def import_command(project_dir: Path, args: argparse.Namespace) -> int:
+    """``tandem import``: find live resources to adopt; optionally record them."""
+    import json
+
+    from infra.importer import find_imports, import_entries, pulumi_import_document
+    from infra.render import render_import
+    from infra.stackfile import record_imports, write_atomically
+
+    cfg = StackConfig.from_files(project_dir, args.stack)
+    names = {}
+    for item in args.name or []:
+        path, sep, live = item.partition("=")
+        if not sep or not path or not live:
+            raise UsageError(f"tandem import: --name takes LOGICAL_PATH=LIVE_NAME, got '{item}'")
+        names[path] = live
+    session, env = _live_session(cfg, args)
+    plan = build_plan(project_dir, args.stack, env)
+    check_import_paths(cfg, plan)
+    report = find_imports(plan, session, names, discover=args.discover)
+    if report.exit_code == 2 and (args.write or args.pulumi_json):
+        print(render_import(report, args.format))
+        print("error: nothing written: an import above would replace a resource",
+              file=sys.stderr)
+        return 2
+    if args.write:
+        entries = import_entries(report)
+        record_imports(project_dir / f"Pulumi.{args.stack}.yaml", entries)
+    if args.pulumi_json:
+        document = pulumi_import_document(plan, report)
+        target = Path(args.pulumi_json)
+        write_atomically(target, lambda handle: json.dump(document, handle, indent=2))
+    print(render_import(report, args.format))
+    if args.write:
+        print(f"recorded {len(import_entries(report))} import(s) in Pulumi.{args.stack}.yaml",
+              file=sys.stderr)
+    return report.exit_code
 
 
 def drift_command(project_dir: Path, args: argparse.Namespace) -> int:

@@ -122,3 +122,56 @@ def render_drift(report: Any, fmt: str) -> str:
     if fmt == "markdown":
         return drift_markdown(report)
     return drift_text(report)
+
+
+def import_text(report: Any) -> str:
+    """Import findings: one line a resource, differences and candidates beneath."""
+    counts = report.counts()
+    lines = [f"Import for stack {report.stack} from {report.endpoint or 'AWS'} "
+             f"(account {report.account_id}, {report.region})", ""]
+    labels = {"found": "found", "will_be_created": "will be created",
+              "already_imported": "already imported", "unreadable": "unreadable"}
+    for f in report.findings:
+        where = f"  id {f.import_id}" if f.import_id else ""
+        name = f"  (live name {f.adopted_name})" if f.adopted_name else ""
+        block = "  BLOCKING: would replace" if f.blocking else ""
+        lines.append(f"  {labels[f.status]:<16} {f.path}  {f.type}{where}{name}{block}")
+        for d in f.differences:
+            mark = " (forces replacement)" if d.property in f.blocking else ""
+            lines.append(f"      {d.property}{mark}: code {_short(d.expected)}, "
+                         f"live {_short(d.actual)}")
+        for prop, reason in f.not_verifiable.items():
+            lines.append(f"      {prop}: not verifiable on this endpoint ({reason})")
+        for candidate in f.candidates:
+            lines.append(f"      candidate: --name {f.path}={candidate}")
+        if f.error:
+            lines.append(f"      error: {f.error}")
+    lines += ["", ", ".join(f"{counts[s]} {s.replace('_', ' ')}" for s in counts)]
+    if counts["found"]:
+        lines.append("The differences above are what the first `pulumi up` after the import "
+                     "will change.")
+    return "\n".join(lines)
+
+
+def import_markdown(report: Any) -> str:
+    """Import findings as a markdown table."""
+    counts = report.counts()
+    lines = [f"### tandem import: `{report.stack}`", "",
+             ", ".join(f"{counts[s]} {s.replace('_', ' ')}" for s in counts), "",
+             "| status | logical path | type | import id | differences |",
+             "| --- | --- | --- | --- | --- |"]
+    for f in report.findings:
+        detail = "; ".join(f"`{d.property}`" + (" **blocking**" if d.property in f.blocking
+                                                else "") for d in f.differences)
+        lines.append(f"| {f.status} | `{f.path}` | `{f.type}` | `{f.import_id or ''}` | "
+                     f"{detail} |")
+    return "\n".join(lines)
+
+
+def render_import(report: Any, fmt: str) -> str:
+    """``tandem import`` output in the chosen format."""
+    if fmt == "json":
+        return to_json(report.to_dict())
+    if fmt == "markdown":
+        return import_markdown(report)
+    return import_text(report)

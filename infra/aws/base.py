@@ -72,6 +72,9 @@ class ResourceAdapter(ABC):
     requires_name: bool = True
     #: Inputs that drift does not compare, with the reason (shown in JSON as notCompared).
     uncompared: dict[str, str] = {}
+    #: Inputs whose change makes the provider replace the resource, with the provider's
+    #: default when the program leaves them unset. A live difference here blocks an import.
+    replace_on_change: dict[str, Any] = {}
 
     def physical_name(self, inputs: dict[str, Any]) -> str | None:
         """The physical name the inputs declare."""

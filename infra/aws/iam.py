@@ -34,6 +34,7 @@ class RoleAdapter(ResourceAdapter):
     service = "iam"
     name_input = "name"
     name_kind = "iam_role"
+    replace_on_change = {"name": None, "path": "/"}
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         name = inputs["name"]
@@ -100,6 +101,7 @@ class RolePolicyAdapter(ResourceAdapter):
     service = "iam"
     name_input = "name"
     name_kind = "iam_role_policy"
+    replace_on_change = {"name": None, "role": None}
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         policy_id = f"{inputs['role']}:{inputs['name']}"

@@ -35,6 +35,7 @@ class FunctionAdapter(ResourceAdapter):
     service = "lambda"
     name_input = "name"
     name_kind = "lambda_function"
+    replace_on_change = {"name": None, "packageType": "Zip"}
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         version = "1" if inputs.get("publish") else "$LATEST"
@@ -108,6 +109,7 @@ class FunctionAdapter(ResourceAdapter):
             "reservedConcurrentExecutions": (function.get("Concurrency") or {}).get(
                 "ReservedConcurrentExecutions"),
             "tags": function.get("Tags") or {},
+            "packageType": config.get("PackageType", "Zip"),
         }
         state.update(_function_outputs(state, config["FunctionArn"], client.meta.region_name,
                                        config.get("Version", "$LATEST")))
@@ -126,6 +128,8 @@ class LayerVersionAdapter(ResourceAdapter):
     service = "lambda"
     name_input = "layerName"
     name_kind = "lambda_layer"
+    # A layer version is immutable: any change publishes a new version.
+    replace_on_change = {"layerName": None, "compatibleRuntimes": None, "description": None}
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         layer_arn = (f"arn:{env.partition}:lambda:{env.region}:{env.account_id}:layer:"
@@ -190,6 +194,7 @@ class EventSourceMappingAdapter(ResourceAdapter):
     type_token = "aws:lambda/eventSourceMapping:EventSourceMapping"
     service = "lambda"
     requires_name = False
+    replace_on_change = {"eventSourceArn": None}
 
     def physical_name(self, inputs: dict[str, Any]) -> str | None:
         return None

@@ -20,6 +20,7 @@ class LogGroupAdapter(ResourceAdapter):
     service = "logs"
     name_input = "name"
     name_kind = "log_group"
+    replace_on_change = {"name": None}
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         name = inputs["name"]
@@ -80,10 +81,12 @@ class LogGroupAdapter(ResourceAdapter):
 
     def list(self, session: Any, prefix: str) -> list[str]:
         paginator = self.client(session, self.service).get_paginator("describe_log_groups")
-        return [group["logGroupName"]
-                for name_prefix in (prefix, f"/aws/lambda/{prefix}")
-                for page in paginator.paginate(logGroupNamePrefix=name_prefix)
-                for group in page["logGroups"]]
+        prefixes = (prefix, f"/aws/lambda/{prefix}") if prefix else ("",)
+        return sorted({group["logGroupName"]
+                       for name_prefix in prefixes
+                       for page in paginator.paginate(
+                           **({"logGroupNamePrefix": name_prefix} if name_prefix else {}))
+                       for group in page["logGroups"]})
 
 
 ADAPTERS = (LogGroupAdapter(),)

@@ -53,6 +53,7 @@ class QueueAdapter(ResourceAdapter):
     service = "sqs"
     name_input = "name"
     name_kind = "sqs_queue"
+    replace_on_change = {"name": None, "fifoQueue": False}
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         name = inputs["name"]
@@ -109,11 +110,13 @@ class QueueAdapter(ResourceAdapter):
         for key, aws in QUEUE_ATTRIBUTES.items():
             if aws in attributes:
                 state[key] = attributes[aws]
+        state.setdefault("fifoQueue", False)  # SQS reports FifoQueue only for FIFO queues
         return state
 
     def list(self, session: Any, prefix: str) -> list[str]:
         paginator = self.client(session, self.service).get_paginator("list_queues")
-        return [url for page in paginator.paginate(QueueNamePrefix=prefix)
+        return [url for page in paginator.paginate(
+                    **({"QueueNamePrefix": prefix} if prefix else {}))
                 for url in page.get("QueueUrls") or []]
 
 
@@ -124,6 +127,7 @@ class RedriveAllowPolicyAdapter(ResourceAdapter):
     service = "sqs"
     name_input = None
     requires_name = False
+    replace_on_change = {"queueUrl": None}
 
     def physical_name(self, inputs: dict[str, Any]) -> str | None:
         return inputs.get("queueUrl")
