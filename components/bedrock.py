@@ -60,6 +60,22 @@ def foundation_model_arn(model_id: str, partition: str = "aws") -> str:
     return f"arn:{partition}:bedrock:*::foundation-model/{model_id}"
 
 
+def allowed_bedrock_arn(arn: str) -> bool:
+    """Whether an IAM resource ARN names a model (or profile) of :data:`BEDROCK_MODELS`, in
+    exactly the shape :func:`bedrock_invoke_statements` grants."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "bedrock":
+        return False
+    kind, _, ident = parts[5].partition("/")
+    if kind == "foundation-model":
+        return parts[3] == "*" and parts[4] == "" and ident in {
+            m.model_id for m in BEDROCK_MODELS}
+    if kind == "inference-profile":
+        return bool(parts[3]) and bool(parts[4]) and ident in {
+            m.profile_id for m in BEDROCK_MODELS if m.profile_id}
+    return False
+
+
 def inference_profile_arn(profile_id: str, region: str, account_id: str,
                           partition: str = "aws") -> str:
     """ARN of a system-defined cross-region inference profile as seen from one account."""
@@ -67,12 +83,14 @@ def inference_profile_arn(profile_id: str, region: str, account_id: str,
 
 
 def bedrock_invoke_statements(region: str, account_id: str, partition: str = "aws",
-                              models: tuple[BedrockModel, ...] = BEDROCK_MODELS) -> list[dict]:
-    """IAM statements allowing invocation of every model in ``models`` and nothing else.
+                              models: tuple[BedrockModel, ...] | None = None) -> list[dict]:
+    """IAM statements allowing invocation of every model in ``models`` (default: the shared
+    :data:`BEDROCK_MODELS`, read at call time) and nothing else.
 
     One statement for the foundation models, one for the inference profiles (when any model
     uses one). Resources are listed explicitly: no wildcard in the model part of an ARN.
     """
+    models = BEDROCK_MODELS if models is None else models
     if not region or not account_id:
         raise ValueError("bedrock_invoke_statements: region and account_id are required")
     statements = [{

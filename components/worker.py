@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.bedrock import BEDROCK_MODELS, bedrock_invoke_statements
+from components import bedrock
 from components.naming import check_length, physical_name
 
 # Every default below cites where its number comes from.
@@ -238,7 +238,8 @@ class QueueWorker(pulumi.ComponentResource):
                  "Resource": "*"},
             ]
             if args.bedrock:
-                statements += bedrock_invoke_statements(region_name, account_id, partition_name)
+                statements += bedrock.bedrock_invoke_statements(region_name, account_id,
+                                                                partition_name)
             statements += args.extra_statements
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
@@ -253,7 +254,8 @@ class QueueWorker(pulumi.ComponentResource):
         environment = {"QUEUE_URL": self.queue.url, "QUEUE_NAME": self.queue.name,
                        "DLQ_URL": self.dlq.url, **args.environment}
         if args.bedrock:
-            environment["BEDROCK_MODEL_IDS"] = ",".join(m.invoke_id for m in BEDROCK_MODELS)
+            environment["BEDROCK_MODEL_IDS"] = ",".join(m.invoke_id
+                                                        for m in bedrock.BEDROCK_MODELS)
 
         self.function = aws.lambda_.Function(
             f"{name}-function",

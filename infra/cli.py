@@ -49,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="offline preview of every resource a stack declares")
     common(plan)
 
+    parity = commands.add_parser("parity", help="prove two stacks differ only where allowed")
+    parity.add_argument("--base", default="staging", help="base stack (default staging)")
+    parity.add_argument("--target", default="prod", help="target stack (default prod)")
+    common(parity, stack=False)
+
+    check = commands.add_parser("check", help="guardrail rules (the CrossGuard pack's) on "
+                                "the offline plan")
+    common(check)
+
     drift = commands.add_parser("drift", help="compare live AWS with the plan: missing, "
                                 "drifted and unmanaged resources")
     common(drift)
@@ -95,6 +104,12 @@ def run(argv: list[str]) -> int:
         if args.command == "plan":
             from infra.commands import plan_command
             return plan_command(project_dir, args)
+        if args.command == "parity":
+            from infra.commands import parity_command
+            return parity_command(project_dir, args)
+        if args.command == "check":
+            from infra.commands import check_command
+            return check_command(project_dir, args)
         if args.command == "drift":
             from infra.commands import drift_command
             return drift_command(project_dir, args)

@@ -37,6 +37,36 @@ def check_import_paths(cfg: StackConfig, plan) -> None:
                               + (f"; did you mean '{close[0]}'?" if close else ""))
 
 
+def parity_command(project_dir: Path, args: argparse.Namespace) -> int:
+    """``tandem parity``: compare two stacks' plans; 0 equal, 2 divergent."""
+    from infra.parity import compare_plans
+    from infra.render import render_parity
+
+    configs = {stack: StackConfig.from_files(project_dir, stack)
+               for stack in (args.base, args.target)}
+    plans = {stack: build_plan(project_dir, stack) for stack in (args.base, args.target)}
+    for stack in plans:
+        check_import_paths(configs[stack], plans[stack])
+    report = compare_plans(plans[args.base], configs[args.base], plans[args.target],
+                           configs[args.target])
+    print(render_parity(report, args.format))
+    return report.exit_code
+
+
+def check_command(project_dir: Path, args: argparse.Namespace) -> int:
+    """``tandem check``: the guardrail rules (same as the CrossGuard pack) on the plan."""
+    from infra.checks import check_plan
+    from infra.render import render_check
+    from policy.rules import RULES
+
+    cfg = StackConfig.from_files(project_dir, args.stack)
+    plan = build_plan(project_dir, args.stack)
+    check_import_paths(cfg, plan)
+    violations = check_plan(plan)
+    print(render_check(args.stack, [r.name for r in RULES], violations, args.format))
+    return 2 if violations else 0
+
+
 def import_command(project_dir: Path, args: argparse.Namespace) -> int:
     """``tandem import``: find live resources to adopt; optionally record them."""
     import json

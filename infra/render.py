@@ -175,3 +175,74 @@ def render_import(report: Any, fmt: str) -> str:
     if fmt == "markdown":
         return import_markdown(report)
     return import_text(report)
+
+
+def _cell(value: Any) -> str:
+    return _short(value, 60).replace("|", "\\|") if value is not None else "—"
+
+
+def parity_text(report: Any) -> str:
+    """Parity: every difference, allowed or divergent, and resources in one stack only."""
+    lines = [f"Parity of {report.base} (base) and {report.target} (target)", ""]
+    for d in report.differences:
+        mark = "allowed  " if d.allowed else "DIVERGENT"
+        why = f"  ({d.reason})" if d.reason else ""
+        lines.append(f"  {mark} {d.path}  {d.property}: {report.base} {_short(d.base, 60)}"
+                     f", {report.target} {_short(d.target, 60)}{why}")
+    for entry in report.only_in_base:
+        lines.append(f"  DIVERGENT {entry.path}  ({entry.type}) only in {report.base}")
+    for entry in report.only_in_target:
+        lines.append(f"  DIVERGENT {entry.path}  ({entry.type}) only in {report.target}")
+    summary = report.to_dict()["summary"]
+    lines += ["", f"{summary['allowed']} allowed, {summary['divergent']} divergent, "
+              f"{summary['onlyInBase']} only in {report.base}, {summary['onlyInTarget']} only "
+              f"in {report.target}: " + ("in tandem" if report.exit_code == 0 else "DIVERGENT")]
+    return "\n".join(lines)
+
+
+def parity_markdown(report: Any) -> str:
+    """Parity as a pull-request comment."""
+    verdict = "in tandem" if report.exit_code == 0 else "**divergent**"
+    lines = [f"### tandem parity: `{report.base}` vs `{report.target}`: {verdict}", "",
+             f"| | logical path | property | {report.base} | {report.target} | reason |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for d in report.differences:
+        lines.append(f"| {'allowed' if d.allowed else '**divergent**'} | `{d.path}` | "
+                     f"`{d.property}` | {_cell(d.base)} | {_cell(d.target)} | "
+                     f"{d.reason or ''} |")
+    for stack, entries in ((report.base, report.only_in_base),
+                           (report.target, report.only_in_target)):
+        for entry in entries:
+            lines.append(f"| **divergent** | `{entry.path}` | (resource) | "
+                         f"{'present' if stack == report.base else '—'} | "
+                         f"{'present' if stack == report.target else '—'} | only in {stack} |")
+    return "\n".join(lines)
+
+
+def render_parity(report: Any, fmt: str) -> str:
+    """``tandem parity`` output in the chosen format."""
+    if fmt == "json":
+        return to_json(report.to_dict())
+    if fmt == "markdown":
+        return parity_markdown(report)
+    return parity_text(report)
+
+
+def render_check(stack: str, rules: list[str], violations: list, fmt: str) -> str:
+    """``tandem check`` output: the violations, or a clean bill."""
+    if fmt == "json":
+        return to_json({"schema": 1, "stack": stack, "rules": rules,
+                        "violations": [{"rule": v.rule, "resource": v.resource.name,
+                                        "type": v.resource.type, "urn": v.resource.urn,
+                                        "message": v.message} for v in violations]})
+    if fmt == "markdown":
+        lines = [f"### tandem check: `{stack}`", "",
+                 f"{len(rules)} rules, {len(violations)} violations", ""]
+        if violations:
+            lines += ["| rule | resource | message |", "| --- | --- | --- |"]
+            lines += [f"| `{v.rule}` | `{v.resource.name}` | {v.message} |" for v in violations]
+        return "\n".join(lines)
+    lines = [f"Guardrails for stack {stack}: {len(rules)} rules"]
+    lines += [f"  VIOLATION {v.rule}: {v.message}" for v in violations]
+    lines.append(f"{len(violations)} violations" if violations else "all rules pass")
+    return "\n".join(lines)
