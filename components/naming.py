@@ -27,6 +27,8 @@ AWS_NAME_LIMITS: dict[str, int] = {
     "event_rule": 64,         # EventBridge PutRule: Name 1 to 64 characters
     "security_group": 255,    # EC2 CreateSecurityGroup: GroupName up to 255 characters
     "kms_alias": 256,         # KMS CreateAlias: AliasName 1 to 256 characters, "alias/" included
+    "http_api": 128,          # API Gateway v2 CreateApi: Name up to 128 characters
+    "lambda_statement": 100,  # Lambda AddPermission: StatementId up to 100 characters
 }
 
 _PART = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

@@ -222,7 +222,7 @@ class QueueWorker(pulumi.ComponentResource):
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
         def policy_document(values: list) -> str:
-            queue_arn, log_group_arn, account_id, region_name, partition_name = values
+            queue_arn, log_group_arn, account_id, region_name, partition_name, extra = values
             statements = [
                 {"Sid": "ConsumeOwnQueue", "Effect": "Allow",
                  "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
@@ -240,7 +240,7 @@ class QueueWorker(pulumi.ComponentResource):
             if args.bedrock:
                 statements += bedrock.bedrock_invoke_statements(region_name, account_id,
                                                                 partition_name)
-            statements += args.extra_statements
+            statements += extra
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
         self.policy = aws.iam.RolePolicy(
@@ -248,7 +248,9 @@ class QueueWorker(pulumi.ComponentResource):
             name=pname("policy", "iam_role_policy"),
             role=self.role.name,
             policy=pulumi.Output.all(self.queue.arn, self.log_group.arn, identity.account_id,
-                                     region.region, partition.partition).apply(policy_document),
+                                     region.region, partition.partition,
+                                     pulumi.Output.from_input(args.extra_statements)
+                                     ).apply(policy_document),
             opts=child)
 
         environment = {"QUEUE_URL": self.queue.url, "QUEUE_NAME": self.queue.name,

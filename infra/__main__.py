@@ -15,6 +15,8 @@ def main() -> None:
     adopt(cfg.imports)
     platform = build(cfg)
     pulumi.export("commonLayerArn", platform.common_layer.arn)
+    pulumi.export("apiEndpoint", platform.api.api_endpoint)
+    pulumi.export("apiFunctionName", platform.api.function_name)
     for name, worker in platform.workers.items():
         pulumi.export(f"{name}QueueUrl", worker.queue_url)
         pulumi.export(f"{name}DlqUrl", worker.dlq_url)

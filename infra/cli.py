@@ -23,6 +23,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _int_list(text: str) -> tuple[int, ...]:
+    """``1,6,20`` -> (1, 6, 20); positive integers only."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of "
+                                         "integers") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"'{text}': every value must be above 0")
+    return values
+
+
 def find_project_dir(start: Path | None = None) -> Path:
     """The nearest directory at or above ``start`` that holds ``Pulumi.yaml``."""
     start = (start or Path.cwd()).resolve()
@@ -81,6 +93,35 @@ def build_parser() -> argparse.ArgumentParser:
                        help="for resources not found, list live ones of the same type that "
                             "look alike")
 
+    validate = commands.add_parser("validate", help="progressive end-to-end check of a "
+                                   "worker: 1, 6, 20 messages; the DLQ must stay empty")
+    common(validate)
+    validate.add_argument("--worker", required=True, help="worker name, e.g. profile")
+    validate.add_argument("--steps", type=_int_list, default=(1, 6, 20),
+                          help="messages per step (default 1,6,20)")
+    validate.add_argument("--timeout", type=float, default=120.0,
+                          help="seconds a step may take to drain (default 120)")
+    validate.add_argument("--endpoint-url", default=None,
+                          help="an AWS-compatible endpoint (default: AWS_ENDPOINT_URL, or AWS)")
+
+    rollout = commands.add_parser("rollout", help="shift an API function's alias 10% -> 50% "
+                                  "-> 100%%, rolling back on alarm")
+    common(rollout)
+    rollout.add_argument("--function", required=True,
+                         help="the API function (component name, e.g. api, or function name)")
+    rollout.add_argument("--to-version", default=None,
+                         help="version to roll out (default: publish the current code)")
+    rollout.add_argument("--steps", type=_int_list, default=(10, 50, 100),
+                         help="traffic percentages (default 10,50,100)")
+    rollout.add_argument("--bake", type=float, default=300.0,
+                         help="seconds to watch the alarms after each step (default 300)")
+    rollout.add_argument("--poll", type=float, default=15.0,
+                         help="seconds between alarm checks (default 15)")
+    rollout.add_argument("--dry-run", action="store_true",
+                         help="show the steps without changing anything")
+    rollout.add_argument("--endpoint-url", default=None,
+                         help="an AWS-compatible endpoint (default: AWS_ENDPOINT_URL, or AWS)")
+
     local = commands.add_parser("local", help="the local AWS emulator")
     local_commands = local.add_subparsers(dest="local_command", required=True,
                                           parser_class=_Parser)
@@ -116,6 +157,12 @@ def run(argv: list[str]) -> int:
         if args.command == "import":
             from infra.commands import import_command
             return import_command(project_dir, args)
+        if args.command == "validate":
+            from infra.commands import validate_command
+            return validate_command(project_dir, args)
+        if args.command == "rollout":
+            from infra.commands import rollout_command
+            return rollout_command(project_dir, args)
         if args.command == "local":
             from infra.commands import local_up_command
             return local_up_command(project_dir, args)

@@ -133,6 +133,67 @@ def _live_session(cfg: StackConfig, args: argparse.Namespace):
     return session, env
 
 
+def validate_command(project_dir: Path, args: argparse.Namespace) -> int:
+    """``tandem validate``: 1, 6, 20 messages through a live worker; 0 passed, 2 failed."""
+    from rich.console import Console
+
+    from infra.render import render_validation
+    from infra.validate import validate_worker
+
+    cfg = StackConfig.from_files(project_dir, args.stack)
+    session, env = _live_session(cfg, args)
+    plan = build_plan(project_dir, args.stack, env)
+    console = Console(stderr=True)
+
+    def progress(phase: str, index: int, count: int) -> None:
+        if args.format != "json":
+            verb = "sending" if phase == "send" else "drained"
+            console.print(f"step {index + 1}/{len(args.steps)}: {verb} {count} message(s)")
+
+    with console.status(f"validating {args.worker}", spinner="dots") if (
+            console.is_terminal and args.format != "json") else _nothing():
+        report = validate_worker(plan, session, args.worker, args.steps, args.timeout,
+                                 progress)
+    print(render_validation(report, args.format))
+    return report.exit_code
+
+
+def rollout_command(project_dir: Path, args: argparse.Namespace) -> int:
+    """``tandem rollout``: shift the alias step by step; 0 done, 2 rolled back."""
+    from rich.console import Console
+
+    from infra.render import render_rollout
+    from infra.rollout import rollout
+
+    cfg = StackConfig.from_files(project_dir, args.stack)
+    session, env = _live_session(cfg, args)
+    plan = build_plan(project_dir, args.stack, env)
+    console = Console(stderr=True)
+
+    def event(kind: str, data: dict) -> None:
+        if args.format == "json":
+            return
+        if kind == "step":
+            console.print(f"{data['percent']}% of traffic on the new version; watching "
+                          f"{data['alarms']} alarm(s) for {args.bake:g} s")
+        elif kind == "rolled_back":
+            console.print(f"[red]alarm {data['alarm']} fired: back to version "
+                          f"{data['version']}[/red]")
+        else:
+            console.print(f"{kind}: version {data.get('version')}")
+
+    report = rollout(plan, session, args.function, args.to_version, args.steps, args.bake,
+                     args.poll, args.dry_run, event)
+    print(render_rollout(report, args.format))
+    return report.exit_code
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
 def local_up_command(project_dir: Path, args: argparse.Namespace) -> int:
     """``tandem local up``: deploy the stack into the embedded or a running emulator."""
     from infra.deploy import Deployed, deploy

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.api import ApiFunction, ApiFunctionArgs
 from components.naming import physical_name
 from components.worker import DEFAULT_RUNTIME, QueueWorker, QueueWorkerArgs
 from infra.config import StackConfig
-from infra.workloads import COMMON_LAYER_DIR, WORKERS
+from infra.workloads import API_HANDLER_DIR, COMMON_LAYER_DIR, WORKERS
 
 #: The env whose stateful resources (queues holding messages) are protected from deletion.
 PROTECTED_ENV = "prod"
@@ -25,6 +26,7 @@ class Platform:
 
     common_layer: aws.lambda_.LayerVersion
     workers: dict[str, QueueWorker]
+    api: ApiFunction
 
 
 def build(cfg: StackConfig) -> Platform:
@@ -53,4 +55,15 @@ def build(cfg: StackConfig) -> Platform:
             layers=[layer.arn],
             protect_queues=cfg.env == PROTECTED_ENV,
         ))
-    return Platform(common_layer=layer, workers=workers)
+    analysis = workers["analysis"]
+    api = ApiFunction("api", ApiFunctionArgs(
+        app=cfg.app,
+        env=cfg.env,
+        code_dir=str(API_HANDLER_DIR),
+        environment={"ANALYSIS_QUEUE_URL": analysis.queue_url},
+        # The API only queues analyses: SendMessage on that one queue, nothing else.
+        extra_statements=[{"Sid": "QueueAnalyses", "Effect": "Allow",
+                           "Action": ["sqs:SendMessage"], "Resource": analysis.queue_arn}],
+        log_retention_days=cfg.log_retention_days,
+    ))
+    return Platform(common_layer=layer, workers=workers, api=api)

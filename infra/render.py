@@ -246,3 +246,42 @@ def render_check(stack: str, rules: list[str], violations: list, fmt: str) -> st
     lines += [f"  VIOLATION {v.rule}: {v.message}" for v in violations]
     lines.append(f"{len(violations)} violations" if violations else "all rules pass")
     return "\n".join(lines)
+
+
+def render_validation(report: Any, fmt: str) -> str:
+    """``tandem validate`` output."""
+    if fmt == "json":
+        return to_json(report.to_dict())
+    rows = [(s.messages, "passed" if s.passed else "FAILED", f"{s.seconds:.2f}",
+             f"{s.rate:.1f}", s.detail) for s in report.steps]
+    verdict = "passed" if report.passed else "FAILED"
+    if fmt == "markdown":
+        lines = [f"### tandem validate: `{report.worker}` in `{report.stack}`: {verdict}", ""]
+        if report.preflight:
+            lines.append(f"Preflight failed: {report.preflight}")
+        lines += ["| messages | result | seconds | messages/s | detail |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {m} | {r} | {s} | {rate} | {d} |" for m, r, s, rate, d in rows]
+        return "\n".join(lines)
+    lines = [f"Validation of worker {report.worker} in stack {report.stack} "
+             f"(queue {report.queue}, DLQ {report.dlq})"]
+    if report.preflight:
+        lines.append(f"  preflight FAILED: {report.preflight}")
+    lines += [f"  {m:>4} messages  {r:<6}  {s:>7} s  {rate:>7} msg/s  {d}".rstrip()
+              for m, r, s, rate, d in rows]
+    lines.append(verdict)
+    return "\n".join(lines)
+
+
+def render_rollout(report: Any, fmt: str) -> str:
+    """``tandem rollout`` output."""
+    if fmt == "json":
+        return to_json(report.to_dict())
+    steps = " -> ".join(f"{s['percent']}%" + (f" (alarm {s['alarm']})" if s.get("alarm")
+                                               else "") for s in report.steps)
+    text = (f"Rollout of {report.function}:{report.alias} in {report.stack}: version "
+            f"{report.from_version} -> {report.to_version}: {steps or 'no steps'}; "
+            f"{report.outcome.replace('_', ' ')}")
+    if fmt == "markdown":
+        return f"### tandem rollout: `{report.function}`\n\n{text}"
+    return text

@@ -44,9 +44,12 @@ class Substitution:
         self.values: dict[str, str] = {}
         self._pattern: re.Pattern | None = None
 
+    #: Shorter values ("1", "Enabled") are not distinctive enough to replace inside strings.
+    MIN_LENGTH = 8
+
     def learn(self, synthesized: Any, real: Any) -> None:
-        if isinstance(synthesized, str) and isinstance(real, str) and synthesized \
-                and synthesized != real:
+        if isinstance(synthesized, str) and isinstance(real, str) \
+                and len(synthesized) >= self.MIN_LENGTH and synthesized != real:
             self.values[synthesized] = real
             self._pattern = None
 

@@ -40,5 +40,8 @@ WORKER_SIZING_KEYS: dict[str, tuple[int, int]] = {
     "maxConcurrency": (2, 1000),
 }
 
+#: The API function's handler.
+API_HANDLER_DIR = HANDLERS_DIR / "api"
+
 #: The shared dependency layer every worker loads.
 COMMON_LAYER_DIR = LAYERS_DIR / "common"

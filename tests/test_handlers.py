@@ -74,3 +74,38 @@ def test_missing_model_list_fails_the_record(monkeypatch):
     result = _load("profile").handler(_event({"profile_id": "p", "text": "t"}),
                                       client=FakeBedrock())
     assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+
+
+def test_validation_probes_are_acknowledged_without_model_calls():
+    client = FakeBedrock()
+    result = _load("profile").handler(_event({"tandem_validation": True, "job_id": "j1"},
+                                             {"tandem_validation": "yes"}), client=client)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert client.calls == []
+
+
+def test_api_queues_valid_requests_and_rejects_others(monkeypatch):
+    monkeypatch.setenv("ANALYSIS_QUEUE_URL", "https://sqs/q")
+    api = _load("api")
+
+    class FakeSqs:
+        sent = []
+
+        def send_message(self, QueueUrl, MessageBody):
+            self.sent.append((QueueUrl, json.loads(MessageBody)))
+
+    sqs = FakeSqs()
+
+    def request(method, path, body):
+        return {"requestContext": {"http": {"method": method, "path": path}}, "body": body}
+
+    accepted = api.handler(request("POST", "/analyses", json.dumps(
+        {"document_id": "d1", "content": "text"})), client=sqs)
+    assert accepted["statusCode"] == 202
+    job = json.loads(accepted["body"])["job_id"]
+    assert sqs.sent == [("https://sqs/q", {"job_id": job, "document_id": "d1",
+                                           "content": "text"})]
+    assert api.handler(request("POST", "/analyses", "{bad"), client=sqs)["statusCode"] == 400
+    assert api.handler(request("POST", "/analyses", "{}"), client=sqs)["statusCode"] == 400
+    assert api.handler(request("GET", "/analyses", ""), client=sqs)["statusCode"] == 404
+    assert len(sqs.sent) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from infra.aws.archive import archive_bytes
@@ -273,4 +274,143 @@ class EventSourceMappingAdapter(ResourceAdapter):
                 if m.get("FunctionArn", "").split(":function:")[-1].startswith(prefix)]
 
 
-ADAPTERS = (FunctionAdapter(), LayerVersionAdapter(), EventSourceMappingAdapter())
+def _function_name(value: str) -> str:
+    """A function name from a name or an (optionally qualified) ARN."""
+    return value.split(":function:")[-1].split(":")[0] if ":function:" in value else value
+
+
+class AliasAdapter(ResourceAdapter):
+    """``aws.lambda_.Alias``; Pulumi id: the alias ARN; import id: ``function/alias``."""
+
+    type_token = "aws:lambda/alias:Alias"
+    service = "lambda"
+    replace_on_change = {"name": None, "functionName": None}
+    uncompared = {
+        "functionVersion": "owned by tandem rollout (the program ignores its changes)",
+        "routingConfig": "owned by tandem rollout (the program ignores its changes)",
+    }
+
+    def physical_name(self, inputs: dict[str, Any]) -> str | None:
+        if not inputs.get("name") or not inputs.get("functionName"):
+            return None
+        return f"{_function_name(str(inputs['functionName']))}:{inputs['name']}"
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        arn = f"{function_arn(_function_name(str(inputs['functionName'])), env)}:{inputs['name']}"
+        return arn, {**inputs, "arn": arn, "id": arn,
+                     "invokeArn": f"arn:aws:apigateway:{env.region}:lambda:path/2015-03-31/"
+                                  f"functions/{arn}/invocations"}
+
+    def import_id(self, ref: ResourceRef, env: AwsEnv) -> str:
+        return f"{_function_name(str(ref.inputs['functionName']))}/{ref.inputs['name']}"
+
+    def _state(self, ref: ResourceRef, alias: dict, region: str) -> dict[str, Any]:
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        arn = alias["AliasArn"]
+        return {"name": alias["Name"], "functionName": ref.inputs["functionName"],
+                "functionVersion": alias.get("FunctionVersion"),
+                "description": alias.get("Description") or None,
+                "routingConfig": {"additionalVersionWeights": weights} if weights else None,
+                "arn": arn, "id": arn,
+                "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+                             f"{arn}/invocations"}
+
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
+        client = self.client(session, self.service)
+        try:
+            alias = client.get_alias(FunctionName=_function_name(str(ref.inputs[
+                "functionName"])), Name=ref.inputs["name"])
+        except Exception as err:
+            if error_code(err) == "ResourceNotFoundException":
+                return None
+            raise
+        return self._state(ref, alias, client.meta.region_name)
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        client = self.client(session, self.service)
+        functions = FunctionAdapter().list(session, prefix)
+        return [alias["AliasArn"] for name in functions
+                for page in client.get_paginator("list_aliases").paginate(FunctionName=name)
+                for alias in page["Aliases"]]
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        client = self.client(session, self.service)
+        existing = self.read(session, ref)
+        if existing is not None:
+            return Created(existing["id"], {**ref.inputs, **existing}, existed=True)
+        alias = client.create_alias(
+            FunctionName=_function_name(str(ref.inputs["functionName"])),
+            Name=ref.inputs["name"], FunctionVersion=str(ref.inputs["functionVersion"]),
+            **({"Description": ref.inputs["description"]} if ref.inputs.get("description")
+               else {}))
+        state = self._state(ref, alias, client.meta.region_name)
+        return Created(state["id"], {**ref.inputs, **state})
+
+
+class PermissionAdapter(ResourceAdapter):
+    """``aws.lambda_.Permission``; Pulumi id: the statement id; import id:
+    ``function[:qualifier]/statement_id``."""
+
+    type_token = "aws:lambda/permission:Permission"
+    service = "lambda"
+    name_input = "statementId"
+    name_kind = "lambda_statement"
+    replace_on_change = {"statementId": None, "function": None, "action": None,
+                         "principal": None, "sourceArn": None, "qualifier": None}
+
+    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
+        return inputs["statementId"], {**inputs, "id": inputs["statementId"]}
+
+    def import_id(self, ref: ResourceRef, env: AwsEnv) -> str:
+        function = _function_name(str(ref.inputs["function"]))
+        qualifier = ref.inputs.get("qualifier")
+        return f"{function}{':' + qualifier if qualifier else ''}/{ref.inputs['statementId']}"
+
+    def _statement(self, session: Any, ref: ResourceRef) -> dict | None:
+        kwargs = {"FunctionName": _function_name(str(ref.inputs["function"]))}
+        if ref.inputs.get("qualifier"):
+            kwargs["Qualifier"] = ref.inputs["qualifier"]
+        try:
+            policy = self.client(session, self.service).get_policy(**kwargs)["Policy"]
+        except Exception as err:
+            if error_code(err) == "ResourceNotFoundException":
+                return None
+            raise
+        statements = json.loads(policy).get("Statement") or []
+        return next((s for s in statements if s.get("Sid") == ref.inputs["statementId"]), None)
+
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
+        statement = self._statement(session, ref)
+        if statement is None:
+            return None
+        principal = statement.get("Principal")
+        condition = (statement.get("Condition") or {}).get("ArnLike") or {}
+        return {"statementId": statement["Sid"], "action": statement.get("Action"),
+                "function": ref.inputs["function"], "qualifier": ref.inputs.get("qualifier"),
+                "principal": principal.get("Service") if isinstance(principal, dict)
+                else principal,
+                "sourceArn": condition.get("AWS:SourceArn"), "id": statement["Sid"]}
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        # Statements of a function's policy, not resources under the stack's prefix.
+        return []
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        existed = self._statement(session, ref) is not None
+        if not existed:
+            kwargs = {"FunctionName": _function_name(str(ref.inputs["function"])),
+                      "StatementId": ref.inputs["statementId"],
+                      "Action": ref.inputs["action"], "Principal": ref.inputs["principal"]}
+            if ref.inputs.get("qualifier"):
+                kwargs["Qualifier"] = ref.inputs["qualifier"]
+            if ref.inputs.get("sourceArn"):
+                kwargs["SourceArn"] = ref.inputs["sourceArn"]
+            self.client(session, self.service).add_permission(**kwargs)
+        return Created(ref.inputs["statementId"], {**ref.inputs,
+                                                   "id": ref.inputs["statementId"]}, existed)
+
+
+ADAPTERS = (FunctionAdapter(), LayerVersionAdapter(), EventSourceMappingAdapter(),
+            AliasAdapter(), PermissionAdapter())

@@ -35,12 +35,25 @@ def parse_body(record: dict[str, Any], required: tuple[str, ...]) -> dict[str, A
     return body
 
 
+def is_validation_probe(record: dict[str, Any]) -> bool:
+    """Whether the record is a ``tandem validate`` probe (acknowledged, never processed)."""
+    try:
+        body = json.loads(record.get("body") or "")
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("tandem_validation") is True
+
+
 def process_sqs_batch(event: dict[str, Any],
                       process: Callable[[dict[str, Any]], None]) -> dict[str, list]:
-    """Call ``process`` on each record; report the message ids of the ones that raised."""
+    """Call ``process`` on each record; report the message ids of the ones that raised.
+    ``tandem validate`` probes are acknowledged without calling ``process``."""
     failures = []
     for record in event.get("Records") or []:
         message_id = record.get("messageId")
+        if is_validation_probe(record):
+            logger.info("validation probe %s acknowledged", message_id)
+            continue
         try:
             process(record)
         except Exception:  # noqa: BLE001 - any failure must only fail this one record
