@@ -100,6 +100,7 @@ class ApiFunction(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         self.args = args
+        self.workload = name
         child = pulumi.ResourceOptions(parent=self)
 
         def pname(role: str, kind: str) -> str:
@@ -108,6 +109,8 @@ class ApiFunction(pulumi.ComponentResource):
         tags = {"tandem:app": args.app, "tandem:env": args.env, "tandem:workload": name,
                 **args.tags}
         function_name = pname("fn", "lambda_function")
+        #: The function's physical name, known before deployment (for alarms and dashboards).
+        self.physical_function_name = function_name
 
         self.role = aws.iam.Role(f"{name}-role", name=pname("role", "iam_role"),
                                  assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY, tags=tags,

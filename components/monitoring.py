@@ -147,16 +147,23 @@ class AlarmThresholds:
                              "above 0 and at most 1 (a share of the function timeout)")
 
     @classmethod
+    def config_keys(cls) -> dict[str, str]:
+        """Stack-config key (camelCase, as in ``Pulumi.<stack>.yaml``) -> field name."""
+        return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), f.name): f.name
+                for f in fields(cls)}
+
+    @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None,
                      source: str = "thresholds") -> AlarmThresholds:
-        """Thresholds from stack config: known keys only, the rest default."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        """Thresholds from stack config: known keys only (camelCase, or the field names),
+        the rest default."""
+        keys = cls.config_keys()
+        known = {**keys, **{name: name for name in keys.values()}}
+        unknown = sorted(set(values or {}) - set(known))
         if unknown:
             raise ValueError(f"{source}: unknown key '{unknown[0]}'; allowed: "
-                             f"{', '.join(sorted(known))}")
-        return cls(**values)
+                             f"{', '.join(sorted(keys))}")
+        return cls(**{known[key]: value for key, value in (values or {}).items()})
 
 
 @dataclass(frozen=True)
@@ -240,6 +247,38 @@ class MonitoredPipeline:
         object.__setattr__(self, "alarm_names", tuple(self.alarm_names))
 
 
+#: API alarms (issue 10): 5xx rate above 5% over 5 minutes (metric math), p95 latency above
+#: 3 s, and any function error. Sources: AWS recommended alarms, API Gateway 5XXError ("a
+#: threshold of 5% ... over 5 minutes" is tandem's rollout policy) and Latency (p90/p95
+#: against the SLA; 3 s is the API's target); Lambda Errors as for workers.
+API_5XX_RATE_PERCENT = 5
+API_5XX_PERIOD_SECONDS = 300
+API_LATENCY_P95_MS = 3000
+API_LATENCY_EVALUATION_PERIODS = 5
+#: The alarm suffixes every API gets (physical name ``{app}-{env}-{api}-{suffix}``).
+API_ALARMS = ("server-error-rate", "latency-p95", "errors")
+
+
+@dataclass(frozen=True)
+class MonitoredApi:
+    """An HTTP API and the Lambda behind it. ``api_id`` is an Input (the API's id output)."""
+
+    name: str
+    function_name: str
+    api_id: Any
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.function_name or self.api_id is None:
+            raise ValueError(f"MonitoredApi({self.name!r}): name, function_name and api_id "
+                             "are required")
+
+    @classmethod
+    def from_api_function(cls, api: Any) -> MonitoredApi:
+        """Describe a :class:`components.api.ApiFunction`."""
+        return cls(name=api.workload, function_name=api.physical_function_name,
+                   api_id=api.api_id)
+
+
 @dataclass
 class MonitoringArgs:
     """Inputs of :class:`Monitoring`. Thresholds and ``alarm_email`` are per-stack config."""
@@ -248,6 +287,7 @@ class MonitoringArgs:
     env: str
     workers: Sequence[MonitoredWorker] = ()
     pipelines: Sequence[MonitoredPipeline] = ()
+    apis: Sequence[MonitoredApi] = ()
     thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     #: Subscribed to the topic when set (AWS sends a confirmation mail first).
     alarm_email: str | None = None
@@ -258,6 +298,7 @@ class MonitoringArgs:
     def __post_init__(self) -> None:
         self.workers = list(self.workers)
         self.pipelines = list(self.pipelines)
+        self.apis = list(self.apis)
         if not isinstance(self.thresholds, AlarmThresholds):
             raise ValueError("MonitoringArgs.thresholds: must be an AlarmThresholds")
         if self.alarm_email is not None and not _EMAIL.match(self.alarm_email):
@@ -268,7 +309,7 @@ class MonitoringArgs:
                              "encrypted; give a KMS key id, ARN or alias")
         prefix = f"{self.app}-{self.env}-"
         seen: set[str] = set()
-        for item in [*self.workers, *self.pipelines]:
+        for item in [*self.workers, *self.pipelines, *self.apis]:
             if item.name in seen:
                 raise ValueError(f"MonitoringArgs: '{item.name}' is listed twice; each worker "
                                  "and pipeline is monitored once")
@@ -442,9 +483,32 @@ def pipeline_widgets(pipeline: MonitoredPipeline, state_machine_arn: str, y: int
     ]
 
 
+def api_widgets(api: MonitoredApi, api_id: str, y: int, region: str) -> list[dict[str, Any]]:
+    """The API's row: requests and 5xx; latency p50, p95 and p99; function errors."""
+    fn = api.function_name
+    return [
+        _graph(f"{api.name}: requests and 5xx", [
+            _metric("AWS/ApiGateway", "Count", "ApiId", api_id, "Sum", "requests"),
+            _metric("AWS/ApiGateway", "5xx", "ApiId", api_id, "Sum", "5xx"),
+            _metric("AWS/ApiGateway", "4xx", "ApiId", api_id, "Sum", "4xx"),
+        ], 0, y, region),
+        _graph(f"{api.name}: latency (ms)", [
+            _metric("AWS/ApiGateway", "Latency", "ApiId", api_id, stat, stat)
+            for stat in ("p50", "p95", "p99")
+        ], WIDGET_WIDTH, y, region,
+            annotations={"horizontal": [{"label": "p95 target",
+                                         "value": API_LATENCY_P95_MS}]}),
+        _graph(f"{api.name}: function invocations and errors", [
+            _metric("AWS/Lambda", "Invocations", "FunctionName", fn, "Sum", "invocations"),
+            _metric("AWS/Lambda", "Errors", "FunctionName", fn, "Sum", "errors"),
+        ], 2 * WIDGET_WIDTH, y, region),
+    ]
+
+
 def dashboard_body(workers: Sequence[MonitoredWorker],
                    pipelines: Sequence[tuple[MonitoredPipeline, str]],
-                   alarm_arns: Sequence[str], region: str) -> str:
+                   alarm_arns: Sequence[str], region: str,
+                   apis: Sequence[tuple[MonitoredApi, str]] = ()) -> str:
     """The dashboard JSON: an alarm status row, then a row per worker and per pipeline."""
     widgets: list[dict[str, Any]] = []
     chunks = [list(alarm_arns[i:i + ALARMS_PER_STATUS_WIDGET])
@@ -462,6 +526,9 @@ def dashboard_body(workers: Sequence[MonitoredWorker],
         y += WIDGET_HEIGHT
     for pipeline, arn in pipelines:
         widgets += pipeline_widgets(pipeline, arn, y, region)
+        y += WIDGET_HEIGHT
+    for api, api_id in apis:
+        widgets += api_widgets(api, api_id, y, region)
         y += WIDGET_HEIGHT
     return json.dumps({"widgets": widgets}, sort_keys=True)
 
@@ -525,6 +592,9 @@ class Monitoring(pulumi.ComponentResource):
                     tags={**tags, "tandem:workload": worker.name},
                     opts=child)
 
+        for api in args.apis:
+            self._api_alarms(api, tags, child)
+
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -532,7 +602,8 @@ class Monitoring(pulumi.ComponentResource):
         def build(values: list[Any]) -> str:
             account_id, region_name, partition_name, *rest = values
             own = rest[:len(self.alarms)]
-            given_arns = rest[len(self.alarms):]
+            given_arns = rest[len(self.alarms):len(self.alarms) + len(args.pipelines)]
+            api_ids = rest[len(self.alarms) + len(args.pipelines):]
             pipeline_arns = []
             extra_alarms = []
             for pipeline, given in zip(args.pipelines, given_arns, strict=True):
@@ -542,12 +613,13 @@ class Monitoring(pulumi.ComponentResource):
                 extra_alarms += [f"arn:{partition_name}:cloudwatch:{region_name}:{account_id}:"
                                  f"alarm:{alarm}" for alarm in pipeline.alarm_names]
             return dashboard_body(args.workers, pipeline_arns, [*own, *extra_alarms],
-                                  region_name)
+                                  region_name, list(zip(args.apis, api_ids, strict=True)))
 
         body = pulumi.Output.all(
             identity.account_id, region.region, partition.partition,
             *[alarm.arn for alarm in self.alarms.values()],
             *[pipeline.state_machine_arn for pipeline in args.pipelines],
+            *[api.api_id for api in args.apis],
         ).apply(build)
 
         self.dashboard = aws.cloudwatch.Dashboard(
@@ -566,6 +638,55 @@ class Monitoring(pulumi.ComponentResource):
         })
 
 
+    def _api_alarms(self, api: MonitoredApi, tags: dict[str, str],
+                    child: pulumi.ResourceOptions) -> None:
+        """The API's three alarms: 5xx rate (metric math), p95 latency, function errors."""
+        args = self.args
+        common = {"alarm_actions": [self.topic.arn], "ok_actions": [self.topic.arn],
+                  "tags": {**tags, "tandem:workload": api.name}, "opts": child}
+
+        def name(suffix: str) -> str:
+            return physical_name(args.app, args.env, api.name, suffix, "alarm")
+
+        def api_metric(metric: str) -> dict[str, Any]:
+            return {"metric": {"namespace": "AWS/ApiGateway", "metric_name": metric,
+                               "dimensions": {"ApiId": api.api_id},
+                               "period": API_5XX_PERIOD_SECONDS, "stat": "Sum"},
+                    "return_data": False}
+
+        self.alarms[name("server-error-rate")] = aws.cloudwatch.MetricAlarm(
+            f"{api.name}-server-error-rate", name=name("server-error-rate"),
+            alarm_description=f"{api.name}: more than {API_5XX_RATE_PERCENT}% of requests "
+                              f"answered 5xx over {API_5XX_PERIOD_SECONDS // 60} minutes",
+            metric_queries=[
+                {"id": "errors", **api_metric("5xx")},
+                {"id": "requests", **api_metric("Count")},
+                {"id": "rate", "expression": "100 * errors / requests",
+                 "label": "5xx rate (%)", "return_data": True},
+            ],
+            evaluation_periods=1, datapoints_to_alarm=1, threshold=API_5XX_RATE_PERCENT,
+            comparison_operator="GreaterThanThreshold",
+            # No requests means no 5xx: an idle API is healthy.
+            treat_missing_data="notBreaching", **common)
+        self.alarms[name("latency-p95")] = aws.cloudwatch.MetricAlarm(
+            f"{api.name}-latency-p95", name=name("latency-p95"),
+            alarm_description=f"{api.name}: p95 latency above {API_LATENCY_P95_MS} ms",
+            namespace="AWS/ApiGateway", metric_name="Latency",
+            dimensions={"ApiId": api.api_id}, extended_statistic="p95",
+            period=PERIOD_SECONDS, evaluation_periods=API_LATENCY_EVALUATION_PERIODS,
+            datapoints_to_alarm=API_LATENCY_EVALUATION_PERIODS, threshold=API_LATENCY_P95_MS,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching", **common)  # no requests: nothing slow
+        self.alarms[name("errors")] = aws.cloudwatch.MetricAlarm(
+            f"{api.name}-errors", name=name("errors"),
+            alarm_description=f"{api.name}: {api.function_name} reported errors",
+            namespace="AWS/Lambda", metric_name="Errors",
+            dimensions={"FunctionName": api.function_name}, statistic="Sum",
+            period=PERIOD_SECONDS, evaluation_periods=1, datapoints_to_alarm=1, threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data=LAMBDA_MISSING_DATA, **common)
+
+
 # --- plan checks (duck-typed over infra.plan.Plan: no import of infra) ---------------------------
 
 ALARM_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -577,6 +698,7 @@ DIMENSION_RESOURCES: dict[str, tuple[str, str]] = {
     "FunctionName": ("aws:lambda/function:Function", "name"),
     "StateMachineArn": ("aws:sfn/stateMachine:StateMachine", "arn"),
     "ClusterName": ("aws:ecs/cluster:Cluster", "name"),
+    "ApiId": ("aws:apigatewayv2/api:Api", "id"),
 }
 
 

@@ -326,6 +326,32 @@ class StepPipelineArgs:
         return self.step_timeouts.get(step, self.step_timeout_seconds)
 
 
+#: Role parts of the four alarms' names (``{app}-{env}-{name}-<suffix>``).
+ALARM_SUFFIXES = ("executions-failed", "executions-throttled", "executions-timed-out",
+                  "schedule-dlq-messages")
+
+
+@dataclass(frozen=True)
+class PipelineNames:
+    """Physical names a pipeline will have, known before it is declared (for Monitoring's
+    ``MonitoredPipeline``: cluster, state machine and alarm names)."""
+
+    cluster_name: str
+    state_machine_name: str
+    rule_name: str
+    alarm_names: tuple[str, ...]
+
+
+def pipeline_names(app: str, env: str, name: str) -> PipelineNames:
+    """The physical names :class:`StepPipeline` gives pipeline ``name`` of ``app``/``env``."""
+    return PipelineNames(
+        cluster_name=physical_name(app, env, name, "cluster", "ecs_cluster"),
+        state_machine_name=physical_name(app, env, name, "sm", "sfn_state_machine"),
+        rule_name=physical_name(app, env, name, "schedule", "event_rule"),
+        alarm_names=tuple(physical_name(app, env, name, suffix, "alarm")
+                          for suffix in ALARM_SUFFIXES))
+
+
 def _assume_role_policy(service: str, conditions: dict | None = None) -> str:
     statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service},
                                  "Action": "sts:AssumeRole"}
@@ -402,7 +428,8 @@ class StepPipeline(pulumi.ComponentResource):
 
     Outputs: ``state_machine_arn``, ``cluster_arn``, ``task_definition_arn``,
     ``repository_url``, ``secret_arn``, ``rule_name`` (and ``security_group_id``,
-    ``dlq_url``, ``dlq_arn``, ``execution_role_arn``, ``task_role_arn``).
+    ``dlq_url``, ``dlq_arn``, ``execution_role_arn``, ``task_role_arn``). ``names`` holds
+    the plain physical names (:func:`pipeline_names`).
     """
 
     TYPE = "tandem:components:StepPipeline"
@@ -425,10 +452,11 @@ class StepPipeline(pulumi.ComponentResource):
         partition = aws.get_partition_output(opts=invoke)
         context = pulumi.Output.all(identity.account_id, region.region, partition.partition)
 
-        cluster_name = pname("cluster", "ecs_cluster")
+        self.names = pipeline_names(args.app, args.env, name)
+        cluster_name = self.names.cluster_name
+        state_machine_name = self.names.state_machine_name
+        rule_name = self.names.rule_name
         family = pname("task", "ecs_task_family")
-        state_machine_name = pname("sm", "sfn_state_machine")
-        rule_name = pname("schedule", "event_rule")
 
         # --- image repository -------------------------------------------------------------
         self.repository = aws.ecr.Repository(
@@ -775,17 +803,18 @@ class StepPipeline(pulumi.ComponentResource):
                 opts=child)
 
         by_state_machine = {"StateMachineArn": self.state_machine.arn}
+        failed, throttled, timed_out, dlq_messages = ALARM_SUFFIXES
         self.alarms = {
-            "failed": alarm("executions-failed", "AWS/States", "ExecutionsFailed",
+            "failed": alarm(failed, "AWS/States", "ExecutionsFailed",
                             by_state_machine, "Sum", args.failed_threshold,
                             f"{name}: pipeline executions failed"),
-            "throttled": alarm("executions-throttled", "AWS/States", "ExecutionThrottled",
+            "throttled": alarm(throttled, "AWS/States", "ExecutionThrottled",
                                by_state_machine, "Sum", args.throttled_threshold,
                                f"{name}: pipeline executions throttled"),
-            "timed_out": alarm("executions-timed-out", "AWS/States", "ExecutionsTimedOut",
+            "timed_out": alarm(timed_out, "AWS/States", "ExecutionsTimedOut",
                                by_state_machine, "Sum", args.timed_out_threshold,
                                f"{name}: pipeline executions timed out"),
-            "dlq": alarm("schedule-dlq-messages", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+            "dlq": alarm(dlq_messages, "AWS/SQS", "ApproximateNumberOfMessagesVisible",
                          {"QueueName": self.dlq.name}, "Maximum", args.dlq_threshold,
                          f"{name}: scheduled starts failed and wait in the DLQ"),
         }

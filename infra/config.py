@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.monitoring import AlarmThresholds
 from components.worker import LOG_RETENTION_DAYS
 from infra.errors import TandemError
 from infra.workloads import WORKER_SIZING_KEYS, WORKERS
@@ -68,6 +69,7 @@ class StackConfig:
     aws_profile: str | None = None
     workers: dict[str, WorkerSizing] = field(default_factory=dict)
     imports: dict[str, ImportSpec] = field(default_factory=dict)
+    alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     source: str = "stack config"
 
     @property
@@ -137,6 +139,7 @@ class StackConfig:
             alarm_email=email, aws_profile=get.string("aws:profile"),
             workers=_workers(raw.get("tandem:workers") or {}, source),
             imports=_imports(raw.get("tandem:imports") or {}, source),
+            alarm_thresholds=_thresholds(raw.get("tandem:alarmThresholds"), source),
             source=source)
 
 
@@ -204,7 +207,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 _TOP_KEYS: dict[str, str] = {
     "tandem:app": "string", "tandem:env": "string", "tandem:accountId": "string",
     "tandem:logRetentionDays": "integer", "tandem:alarmEmail": "string",
-    "tandem:workers": "map", "tandem:imports": "map",
+    "tandem:workers": "map", "tandem:imports": "map", "tandem:alarmThresholds": "map",
     "aws:region": "string", "aws:allowedAccountIds": "list", "aws:profile": "string",
 }
 
@@ -324,6 +327,23 @@ def _workers(value: Any, source: str) -> dict[str, WorkerSizing]:
             reserved_concurrency=fields.get("reservedConcurrency"), memory=fields.get("memory"),
             batch_size=fields.get("batchSize"), max_concurrency=fields.get("maxConcurrency"))
     return result
+
+
+def _thresholds(value: Any, source: str) -> AlarmThresholds:
+    key = "tandem:alarmThresholds"
+    if value is None:
+        return AlarmThresholds()
+    if not isinstance(value, dict):
+        raise ConfigError(source, key, "must be a map of threshold name to number")
+    known = AlarmThresholds.config_keys()
+    for name in value:
+        if name not in known:
+            raise ConfigError(source, f"{key}.{name}", "unknown key"
+                              + _did_you_mean(str(name), list(known)))
+    try:
+        return AlarmThresholds.from_mapping(value, key)
+    except ValueError as err:
+        raise ConfigError(source, key, str(err)) from None
 
 
 def _imports(value: Any, source: str) -> dict[str, ImportSpec]:

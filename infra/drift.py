@@ -10,6 +10,7 @@ compared; within a wave they run on a bounded thread pool, batched per type wher
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -108,6 +109,18 @@ def _read_wave(session: Any, refs: list[ResourceRef], pool: ThreadPoolExecutor) 
     return list(pool.map(read_one, refs))
 
 
+_NAME_CHARS = "A-Za-z0-9_.-"
+
+
+def _mentions(text: str, value: str) -> bool:
+    """Whether ``value`` appears in ``text`` as a whole token (so the name ``acme-prod`` is
+    not found inside ``acme-prod-analysis-queue``)."""
+    if value not in text:
+        return False
+    pattern = f"(?<![{_NAME_CHARS}]){re.escape(value)}(?![{_NAME_CHARS}])"
+    return re.search(pattern, text) is not None
+
+
 def judge(read: LiveRead, endpoint: str | None, unresolved: dict[str, str]) -> ResourceDrift:
     """The verdict on one read: only the properties the program sets are compared; emulator
     limits and values built from unresolved resources are not verifiable, never drift."""
@@ -130,7 +143,8 @@ def judge(read: LiveRead, endpoint: str | None, unresolved: dict[str, str]) -> R
         # A value built from a resource that is missing or unreadable cannot be judged here;
         # that resource is reported on its own.
         text = json.dumps(difference.expected, default=str)
-        source = next((path for value, path in unresolved.items() if value in text), None)
+        source = next((path for value, path in unresolved.items()
+                       if _mentions(text, value)), None)
         if source:
             not_verifiable[difference.property] = f"depends on {source}, which is not live"
         else:
@@ -178,8 +192,10 @@ def walk_live(plan: Plan, session: Any, pool: ThreadPoolExecutor,
                 for key, synthesized in entry.outputs.items():
                     substitution.learn(synthesized, live.get(key))
             else:
+                # What identifies this resource (ids, ARNs, URLs), not shared tokens such
+                # as an account id that some outputs (an SNS topic's owner) repeat.
                 unresolved.update({v: entry.path for v in entry.outputs.values()
-                                   if isinstance(v, str) and len(v) > 8
+                                   if isinstance(v, str) and len(v) > 8 and not v.isdigit()
                                    and v not in entry.inputs.values()})
                 if entry.id:
                     unresolved[entry.id] = entry.path

@@ -47,6 +47,8 @@ ALLOWED_DIFFERENCES: tuple[AllowedDifference, ...] = (
                       "sizing: pipeline task memory"),
     AllowedDifference("aws:cloudwatch/metricAlarm:MetricAlarm", "threshold",
                       "alarm thresholds per stack"),
+    AllowedDifference("aws:cloudwatch/metricAlarm:MetricAlarm", "alarmDescription",
+                      "the description states the per-stack threshold"),
     AllowedDifference("aws:sns/topicSubscription:TopicSubscription", "endpoint",
                       "alarm e-mail: tandem:alarmEmail"),
     AllowedDifference(ANY_TYPE, "protect",
@@ -164,12 +166,33 @@ def _adopted_renames(base: Plan, target: Plan) -> tuple[dict[str, str], dict[str
     return to_base, to_target
 
 
+def _computed_ids(base: Plan, target: Plan) -> dict[str, str]:
+    """Target -> base values of what AWS computes for the same resource in both stacks
+    (ids it assigns, ARNs, URLs): one resource, two stacks, so they must compare equal."""
+    base_by_path = {e.path: e for e in base.resources}
+    pairs: dict[str, str] = {}
+    for entry in target.resources:
+        other = base_by_path.get(entry.path)
+        if other is None:
+            continue
+        pairs[str(entry.id)] = str(other.id)
+        for key, value in entry.outputs.items():
+            if key not in entry.inputs and isinstance(value, str) and len(value) >= 6:
+                counterpart = other.outputs.get(key)
+                if isinstance(counterpart, str):
+                    pairs[value] = counterpart
+    return {k: v for k, v in pairs.items() if k != v}
+
+
 def compare_plans(base: Plan, base_cfg: StackConfig, target: Plan,
                   target_cfg: StackConfig) -> ParityReport:
     """Every difference between two stacks' plans, each marked allowed or divergent."""
     to_base, to_target = _adopted_renames(base, target)
     base_tokens, target_tokens = _Tokens(base_cfg, base), _Tokens(target_cfg, target)
-    target_tokens.renames = {live: base_tokens(name) for live, name in to_base.items()}
+    target_tokens.renames = {
+        **{computed: base_tokens(value) for computed, value in
+           _computed_ids(base, target).items()},
+        **{live: base_tokens(name) for live, name in to_base.items()}}
     base_tokens.renames = {live: target_tokens(name) for live, name in to_target.items()}
     base_entries = {e.path: e for e in base.entries}
     target_entries = {e.path: e for e in target.entries}

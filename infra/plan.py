@@ -50,6 +50,7 @@ class PlanEntry:
     protect: bool
     import_id: str | None
     dependencies: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -95,7 +96,8 @@ class Plan:
                 {"path": e.path, "type": e.type, "name": e.name, "parent": e.parent,
                  "custom": e.custom, "physicalName": e.physical_name, "id": e.id,
                  "protect": e.protect, "importId": e.import_id,
-                 "dependencies": e.dependencies, "inputs": e.inputs, "outputs": e.outputs}
+                 "dependencies": e.dependencies, "ignoreChanges": e.ignore_changes,
+                 "inputs": e.inputs, "outputs": e.outputs}
                 for e in self.entries
             ],
         }
@@ -190,6 +192,7 @@ def _mock_classes():
                 "parent": request.parent or None, "custom": bool(request.custom),
                 "protect": bool(request.protect), "import_id": request.importId or None,
                 "dependencies": list(request.dependencies),
+                "ignore_changes": list(request.ignoreChanges),
                 "inputs": rpc.deserialize_properties(request.object),
                 "id": registered.id or None, "outputs": registered.state,
             })
@@ -303,7 +306,8 @@ def _assemble(project: str, stack: str, env: AwsEnv, project_dir: Path,
             custom=record["custom"], physical_name=physical, id=record["id"],
             inputs=inputs, outputs=_plain(record["outputs"], project_dir) if adapter else {},
             protect=record["protect"], import_id=record["import_id"],
-            dependencies=sorted({path_of(u) for u in record["dependencies"] if u in by_urn})))
+            dependencies=sorted({path_of(u) for u in record["dependencies"] if u in by_urn}),
+            ignore_changes=record["ignore_changes"]))
     plan = Plan(project, stack, env.account_id, env.region, entries, project_dir)
     check_names(plan)
     return plan

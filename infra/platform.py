@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.api import ApiFunction, ApiFunctionArgs
+from components.monitoring import MonitoredApi, MonitoredWorker, Monitoring, MonitoringArgs
 from components.naming import physical_name
 from components.worker import DEFAULT_RUNTIME, QueueWorker, QueueWorkerArgs
 from infra.config import StackConfig
@@ -27,6 +28,7 @@ class Platform:
     common_layer: aws.lambda_.LayerVersion
     workers: dict[str, QueueWorker]
     api: ApiFunction
+    monitoring: Monitoring
 
 
 def build(cfg: StackConfig) -> Platform:
@@ -66,4 +68,14 @@ def build(cfg: StackConfig) -> Platform:
                            "Action": ["sqs:SendMessage"], "Resource": analysis.queue_arn}],
         log_retention_days=cfg.log_retention_days,
     ))
-    return Platform(common_layer=layer, workers=workers, api=api)
+    # Everything declared above is monitored: a new worker or API shows up on the dashboard
+    # and gets its alarms without anyone remembering to add them.
+    monitoring = Monitoring("monitoring", MonitoringArgs(
+        app=cfg.app,
+        env=cfg.env,
+        workers=[MonitoredWorker.from_queue_worker(w) for w in workers.values()],
+        apis=[MonitoredApi.from_api_function(api)],
+        thresholds=cfg.alarm_thresholds,
+        alarm_email=cfg.alarm_email,
+    ))
+    return Platform(common_layer=layer, workers=workers, api=api, monitoring=monitoring)

@@ -65,8 +65,12 @@ def test_no_other_module_spells_a_model_id(root):
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_every_bedrock_worker_policy_covers_every_model(plans, stack):
     plan = plans[stack]
-    policies = [e for e in plan.resources if e.type == "aws:iam/rolePolicy:RolePolicy"]
-    assert len(policies) == 2
+    from infra.workloads import WORKERS
+
+    bedrock_workers = {name for name, spec in WORKERS.items() if spec.bedrock}
+    policies = [e for e in plan.resources if e.type == "aws:iam/rolePolicy:RolePolicy"
+                and e.parent in bedrock_workers]
+    assert len(policies) == len(bedrock_workers) == 2
     for policy in policies:
         document = json.loads(policy.inputs["policy"])
         resources = {r for s in document["Statement"] if s["Action"] == list(

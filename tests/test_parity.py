@@ -52,17 +52,18 @@ def test_markdown_table_for_pull_requests(root, capsys):
 
 
 def test_worker_removed_in_prod_is_divergent(root, monkeypatch):
-    def prod_without_analysis():
-        monkeypatch.setattr(platform, "WORKERS", {"profile": platform.WORKERS["profile"]})
+    def prod_without_profile():
+        monkeypatch.setattr(platform, "WORKERS", {"analysis": platform.WORKERS["analysis"]})
         try:
             return build_plan(root, "prod")
         finally:
             monkeypatch.undo()
 
-    report = compare(root, prod_without_analysis)
+    report = compare(root, prod_without_profile)
     assert report.exit_code == 2
     missing = {e.path for e in report.only_in_base}
-    assert {"analysis", "analysis/analysis-function", "analysis/analysis-queue"} <= missing
+    assert {"profile", "profile/profile-function", "profile/profile-queue",
+            "monitoring/profile-errors"} <= missing
 
 
 def test_a_stack_file_cannot_turn_a_worker_off(project, capsys):
@@ -142,10 +143,10 @@ def test_adopted_name_and_import_id_are_allowed(project, capsys):
 def test_divergence_named_in_human_formats(root, monkeypatch, fmt):
     from infra.render import render_parity
 
-    monkeypatch.setattr(platform, "WORKERS", {"profile": platform.WORKERS["profile"]})
+    monkeypatch.setattr(platform, "WORKERS", {"analysis": platform.WORKERS["analysis"]})
     target = build_plan(root, "prod")
     monkeypatch.undo()
     report = compare_plans(build_plan(root, "staging"), StackConfig.from_files(root, "staging"),
                            target, StackConfig.from_files(root, "prod"))
     out = render_parity(report, fmt)
-    assert "analysis/analysis-function" in out and "only in staging" in out
+    assert "profile/profile-function" in out and "only in staging" in out

@@ -135,3 +135,36 @@ def test_queues_are_protected_in_prod_only(plans):
         assert len(queues) == 4
         assert all(q.protect is expected for q in queues)
         assert not any(e.protect for e in plan.resources if e.type != "aws:sqs/queue:Queue")
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_api_may_send_to_the_analysis_queue_only(plans, stack):
+    plan = plans[stack]
+    queue = plan.entry("analysis/analysis-queue")
+    function = plan.entry("api/api-function")
+    assert function.inputs["environment"]["variables"] == {
+        "ANALYSIS_QUEUE_URL": queue.outputs["url"]}
+    policy = json.loads(plan.entry("api/api-policy").inputs["policy"])
+    sqs = [s for s in policy["Statement"] if any(a.startswith("sqs:") for a in s["Action"])]
+    assert sqs == [{"Sid": "QueueAnalyses", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                    "Resource": queue.outputs["arn"]}]
+
+
+def test_api_alias_is_left_to_rollout_and_the_api_invokes_it(plans):
+    plan = plans["staging"]
+    alias = plan.entry("api/api-alias")
+    function = plan.entry("api/api-function")
+    assert alias.inputs["name"] == "live"
+    assert alias.inputs["functionVersion"] == function.outputs["version"]
+    assert sorted(alias.ignore_changes) == ["functionVersion", "routingConfig"]
+    assert function.inputs["publish"] is True
+    integration = plan.entry("api/api-integration")
+    assert integration.inputs["integrationUri"] == alias.outputs["arn"]
+    assert integration.inputs["integrationType"] == "AWS_PROXY"
+    permission = plan.entry("api/api-invoke")
+    assert permission.inputs["qualifier"] == "live"
+    assert permission.inputs["principal"] == "apigateway.amazonaws.com"
+    assert permission.inputs["sourceArn"] == plan.entry("api/api-api").outputs[
+        "executionArn"] + "/*/*"
+    assert plan.entry("api/api-route").inputs["target"] == (
+        f"integrations/{integration.outputs['id']}")

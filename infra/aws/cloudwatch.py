@@ -191,8 +191,8 @@ class MetricAlarmAdapter(ResourceAdapter):
     def list(self, session: Any, prefix: str) -> list[str]:
         paginator = self.client(session, self.service).get_paginator("describe_alarms")
         return [alarm["AlarmName"]
-                for page in paginator.paginate(AlarmNamePrefix=prefix,
-                                               AlarmTypes=["MetricAlarm"])
+                for page in paginator.paginate(
+                    AlarmTypes=["MetricAlarm"], **({"AlarmNamePrefix": prefix} if prefix else {}))
                 for alarm in page.get("MetricAlarms") or []]
 
 
@@ -246,7 +246,8 @@ class DashboardAdapter(ResourceAdapter):
         stack_name = prefix.rstrip("-")
         paginator = self.client(session, self.service).get_paginator("list_dashboards")
         return [entry["DashboardName"]
-                for page in paginator.paginate(DashboardNamePrefix=stack_name)
+                for page in paginator.paginate(
+                    **({"DashboardNamePrefix": stack_name} if stack_name else {}))
                 for entry in page.get("DashboardEntries") or []
                 if entry["DashboardName"] == stack_name
                 or entry["DashboardName"].startswith(prefix)]

@@ -64,6 +64,8 @@ class SecurityGroupAdapter(ResourceAdapter):
     service = "ec2"
     name_input = "name"
     name_kind = "security_group"
+    # GroupName, GroupDescription and VpcId cannot be changed: the provider replaces the group.
+    replace_on_change = {"name": None, "description": "Managed by Pulumi", "vpcId": None}
     uncompared = {"revokeRulesOnDelete": "a delete-time switch of the provider"}
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:

@@ -30,6 +30,8 @@ class RepositoryAdapter(ResourceAdapter):
     service = "ecr"
     name_input = "name"
     name_kind = "ecr_repository"
+    # The provider replaces a repository on a new name or encryption (ForceNew).
+    replace_on_change = {"name": None, "encryptionConfigurations": [{"encryptionType": "AES256"}]}
     uncompared = {"forceDelete": "a delete-time switch of the provider, not a repository "
                                  "property"}
 
@@ -110,6 +112,7 @@ class LifecyclePolicyAdapter(ResourceAdapter):
     service = "ecr"
     name_input = None
     requires_name = False
+    replace_on_change = {"repository": None}
 
     def physical_name(self, inputs: dict[str, Any]) -> str | None:
         return inputs.get("repository")

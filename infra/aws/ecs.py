@@ -30,6 +30,7 @@ class ClusterAdapter(ResourceAdapter):
     service = "ecs"
     name_input = "name"
     name_kind = "ecs_cluster"
+    replace_on_change = {"name": None}
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         arn = _ecs_arn(env, f"cluster/{inputs['name']}")
@@ -106,6 +107,9 @@ class TaskDefinitionAdapter(ResourceAdapter):
     service = "ecs"
     name_input = "family"
     name_kind = "ecs_task_family"
+    # Any other change registers a new revision (the provider replaces the resource), which
+    # running tasks do not notice: only another family blocks an import.
+    replace_on_change = {"family": None}
     uncompared = {"skipDestroy": "a delete-time switch of the provider",
                   "trackLatest": "a switch of the provider, not a task definition property"}
 

@@ -45,6 +45,7 @@ class RuleAdapter(ResourceAdapter):
     service = "events"
     name_input = "name"
     name_kind = "event_rule"
+    replace_on_change = {"name": None, "eventBusName": DEFAULT_BUS}
     uncompared = {"forceDestroy": "a delete-time switch of the provider"}
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
@@ -148,6 +149,7 @@ class TargetAdapter(ResourceAdapter):
     name_input = None
     requires_name = False
     uncompared = {"forceDestroy": "a delete-time switch of the provider"}
+    replace_on_change = {"rule": None, "targetId": None, "eventBusName": DEFAULT_BUS}
 
     def physical_name(self, inputs: dict[str, Any]) -> str | None:
         if not inputs.get("rule") or not inputs.get("targetId"):

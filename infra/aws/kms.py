@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.aws.base import (
-    AwsEnv,
-    Created,
-    ResourceAdapter,
-    ResourceRef,
-    deterministic_uuid,
-    error_code,
-)
+from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef, deterministic_uuid
 
 NAME_TAG = "Name"
 
@@ -46,6 +39,9 @@ class KeyAdapter(ResourceAdapter):
     service = "kms"
     name_input = None
     requires_name = True
+    # Key usage, key spec and multi-Region cannot change: the provider replaces the key.
+    replace_on_change = {"keyUsage": "ENCRYPT_DECRYPT",
+                         "customerMasterKeySpec": "SYMMETRIC_DEFAULT", "multiRegion": False}
     uncompared = {
         "deletionWindowInDays": "a delete-time setting; KMS reports it only once deletion "
                                 "is scheduled",
@@ -112,16 +108,19 @@ class KeyAdapter(ResourceAdapter):
         key_id = metadata["KeyId"]
         state: dict[str, Any] = {
             "description": metadata.get("Description"),
-            "keyUsage": metadata.get("KeyUsage"),
-            "customerMasterKeySpec": metadata.get("KeySpec")
-            or metadata.get("CustomerMasterKeySpec"),
             "isEnabled": metadata.get("KeyState") == "Enabled",
-            "multiRegion": metadata.get("MultiRegion"),
             "enableKeyRotation": kms.get_key_rotation_status(KeyId=key_id).get(
                 "KeyRotationEnabled", False),
             "tags": _tags(kms, key_id),
             "arn": metadata["Arn"], "keyId": key_id, "id": key_id,
         }
+        # Reported only when DescribeKey has them (left out, they read as AWS's defaults).
+        for key, value in (("keyUsage", metadata.get("KeyUsage")),
+                           ("customerMasterKeySpec", metadata.get("KeySpec")
+                            or metadata.get("CustomerMasterKeySpec")),
+                           ("multiRegion", metadata.get("MultiRegion"))):
+            if value is not None:
+                state[key] = value
         if "policy" in ref.inputs:
             state["policy"] = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
         return state
@@ -141,6 +140,7 @@ class AliasAdapter(ResourceAdapter):
     service = "kms"
     name_input = "name"
     name_kind = "kms_alias"
+    replace_on_change = {"name": None}
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         name = inputs["name"]
@@ -172,13 +172,8 @@ class AliasAdapter(ResourceAdapter):
 
     def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
              ) -> dict[str, Any] | None:
-        try:
-            aliases = (prefetched if prefetched is not None
-                       else _aliases(self.client(session, self.service)))
-        except Exception as err:
-            if error_code(err) == "NotFoundException":
-                return None
-            raise
+        aliases = (prefetched if prefetched is not None
+                   else _aliases(self.client(session, self.service)))
         alias = aliases.get(ref.physical_name)
         return self._state(alias) if alias else None
 

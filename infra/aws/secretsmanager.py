@@ -31,6 +31,7 @@ class SecretAdapter(ResourceAdapter):
     service = "secretsmanager"
     name_input = "name"
     name_kind = "secret"
+    replace_on_change = {"name": None}
     uncompared = {
         "recoveryWindowInDays": "a delete-time setting; Secrets Manager does not report it",
         "forceOverwriteReplicaSecret": "a replication-time switch, not reported",

@@ -43,6 +43,7 @@ class StateMachineAdapter(ResourceAdapter):
     service = "stepfunctions"
     name_input = "name"
     name_kind = "sfn_state_machine"
+    replace_on_change = {"name": None, "type": "STANDARD"}
     uncompared = {"publish": "a deploy-time switch (publish a version), not a property of "
                              "the state machine"}
 

@@ -146,7 +146,9 @@ class TopicSubscriptionAdapter(ResourceAdapter):
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         topic = str(inputs.get("topic"))
-        arn = f"{topic}:{deterministic_uuid(topic, str(inputs.get('protocol')), str(inputs.get('endpoint')))}"
+        suffix = deterministic_uuid(topic, str(inputs.get("protocol")),
+                                    str(inputs.get("endpoint")))
+        arn = f"{topic}:{suffix}"
         return arn, {**inputs, "arn": arn, "id": arn}
 
     @staticmethod

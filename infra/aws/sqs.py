@@ -192,6 +192,7 @@ class QueuePolicyAdapter(ResourceAdapter):
     service = "sqs"
     name_input = None
     requires_name = False
+    replace_on_change = {"queueUrl": None}
 
     def physical_name(self, inputs: dict[str, Any]) -> str | None:
         return inputs.get("queueUrl")
