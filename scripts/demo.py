@@ -47,13 +47,23 @@ def main() -> int:
             code, text = tandem("drift", "--stack", stack, "--endpoint-url",
                                 emulator.endpoint_url)
             print(text, end="")
-            summary.append((stack, len(result["resources"]),
-                            "in sync" if code == 0 else f"drift (exit {code})"))
+            summary.append(("deploy", stack, f"{len(result['resources'])} resources; drift "
+                            + ("in sync" if code == 0 else f"found (exit {code})")))
+        code, text = tandem("validate", "--stack", "staging", "--worker", "profile",
+                            "--endpoint-url", emulator.endpoint_url)
+        print(text, end="")
+        summary.append(("validate", "staging/profile", "passed" if code == 0 else
+                        f"FAILED (exit {code})"))
+    code, text = tandem("parity", "--base", "staging", "--target", "prod")
+    print(text, end="")
+    summary.append(("parity", "staging vs prod", "in tandem" if code == 0 else
+                    f"DIVERGENT (exit {code})"))
     print("\nSummary")
-    for stack, count, drift in summary:
-        print(f"  {stack:<8} deployed: {count} resources; drift check: {drift}")
-    print("  both stacks ran in one emulator; it has been stopped.")
-    return 0
+    for step, what, result in summary:
+        print(f"  {step:<9} {what:<16} {result}")
+    print("  both stacks ran in one local emulator (moto on 127.0.0.1); it has been stopped.")
+    return 0 if all(r.startswith(("in ", "passed")) or "in sync" in r
+                    for _, _, r in summary) else 1
 
 
 if __name__ == "__main__":
