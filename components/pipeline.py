@@ -93,7 +93,7 @@ SYNC_RULE = "StepFunctionsGetEventsForECSTaskRule"
 
 _STEP_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_LIKE = re.compile(r"(pass(word|wd)?|secret|token|api_?key|private_?key|credential)",
+_SECRET_LIKE = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|credential)",
                           re.IGNORECASE)
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")   # Docker tag grammar
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
@@ -282,6 +282,9 @@ class StepPipelineArgs:
             raise ValueError(
                 f"StepPipelineArgs.log_retention_days={self.log_retention_days}: must be one "
                 f"of {', '.join(map(str, LOG_RETENTION_DAYS))} (CloudWatch Logs values)")
+        if not isinstance(self.secret_suffix, str) or not _STEP_NAME.match(self.secret_suffix):
+            raise ValueError(f"StepPipelineArgs.secret_suffix={self.secret_suffix!r}: must be "
+                             "lowercase letters, digits and single hyphens (a name part)")
         for key, value in self.environment.items():
             if not _ENV_NAME.match(key):
                 raise ValueError(f"StepPipelineArgs.environment: '{key}' is not a valid variable "
@@ -506,7 +509,8 @@ class StepPipeline(pulumi.ComponentResource):
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             name=pname("sg", "security_group"),
-            description=f"{name} pipeline tasks: no ingress, HTTPS egress only",
+            # GroupDescription cannot change without replacing the group: keep it generic.
+            description=f"{name} pipeline tasks: no ingress, egress only",
             vpc_id=args.vpc_id,
             ingress=[],
             egress=[{"protocol": "tcp", "from_port": port, "to_port": port,

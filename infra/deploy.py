@@ -8,14 +8,18 @@ outputs replace the synthesized ones in every later resource's inputs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from infra.aws import ADAPTERS
-from infra.aws.base import ResourceRef
+from infra.aws.base import Created, ResourceRef
 from infra.errors import TandemError
-from infra.plan import Plan
+from infra.plan import Plan, PlanEntry
 from infra.resolve import Substitution, dependency_waves
+
+
+DEFAULT_CONCURRENCY = 8
 
 
 class DeployError(TandemError):
@@ -35,12 +39,18 @@ class Deployed:
 
 
 def deploy(plan: Plan, session: Any,
-           on_resource: Callable[[Deployed], None] | None = None) -> list[Deployed]:
-    """Create every resource of ``plan`` that does not exist yet; report each one."""
+           on_resource: Callable[[Deployed], None] | None = None,
+           concurrency: int = DEFAULT_CONCURRENCY) -> list[Deployed]:
+    """Create every resource of ``plan`` that does not exist yet; report each one.
+
+    Resources of one dependency wave are created in parallel (``concurrency`` threads); the
+    next wave starts once the real outputs of this one are known.
+    """
     substitution = Substitution()
     results = []
     statuses: dict[str, str] = {}
-    for entry in (e for wave in dependency_waves(plan) for e in wave):
+
+    def create(entry: PlanEntry) -> Created:
         adapter = ADAPTERS[entry.type]
         inputs = substitution.apply(entry.inputs)
         ref = ResourceRef(type=entry.type, path=entry.path,
@@ -48,20 +58,25 @@ def deploy(plan: Plan, session: Any,
                           outputs=substitution.apply(entry.outputs),
                           project_dir=plan.project_dir)
         try:
-            created = adapter.create(session, ref)
+            return adapter.create(session, ref)
         except Exception as err:  # botocore errors: name the resource, keep AWS's message
             raise DeployError(f"{entry.path} ({entry.type}): {err}") from None
-        substitution.learn(entry.id, created.id)
-        for key, synthesized in entry.outputs.items():
-            substitution.learn(synthesized, created.outputs.get(key))
-        status = "exists" if created.existed else "created"
-        if created.rewritten and not any(statuses.get(d) == "created"
-                                         for d in entry.dependencies):
-            # Unreadable here and set again over resources that already existed.
-            status = "rewritten"
-        statuses[entry.path] = status
-        result = Deployed(entry.path, entry.type, created.id, status, created.outputs)
-        results.append(result)
-        if on_resource:
-            on_resource(result)
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for wave in dependency_waves(plan):
+            for entry, created in zip(wave, pool.map(create, wave), strict=True):
+                substitution.learn(entry.id, created.id)
+                for key, synthesized in entry.outputs.items():
+                    substitution.learn(synthesized, created.outputs.get(key))
+                status = "exists" if created.existed else "created"
+                if created.rewritten and not any(statuses.get(d) == "created"
+                                                 for d in entry.dependencies):
+                    # Unreadable here and set again over resources that already existed.
+                    status = "rewritten"
+                statuses[entry.path] = status
+                result = Deployed(entry.path, entry.type, created.id, status,
+                                  created.outputs)
+                results.append(result)
+                if on_resource:
+                    on_resource(result)
     return results

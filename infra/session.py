@@ -71,6 +71,23 @@ class AwsSession:
             return self._clients[service]
 
 
+_LOADER: Any = None
+
+
+def _botocore_session() -> Any:
+    """A botocore session sharing one service-model loader with every other session of this
+    process: loading the JSON models is most of the cost of creating a client."""
+    global _LOADER
+    import botocore.session
+
+    session = botocore.session.get_session()
+    if _LOADER is None:
+        _LOADER = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", _LOADER)
+    return session
+
+
 def open_session(endpoint_url: str | None = None, region: str | None = None,
                  profile: str | None = None) -> AwsSession:
     """A session for ``endpoint_url`` (or ``AWS_ENDPOINT_URL``, or AWS itself).
@@ -80,12 +97,13 @@ def open_session(endpoint_url: str | None = None, region: str | None = None,
     import boto3
 
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    boto = boto3.Session(profile_name=profile or None)
+    boto = boto3.Session(profile_name=profile or None, botocore_session=_botocore_session())
     local = bool(endpoint_url) and _is_loopback(endpoint_url)
     if (boto.region_name is None and region) or (local and boto.get_credentials() is None):
         credentials = EMULATOR_CREDENTIALS if local and boto.get_credentials() is None else {}
         boto = boto3.Session(profile_name=profile or None,
-                             region_name=boto.region_name or region, **credentials)
+                             region_name=boto.region_name or region,
+                             botocore_session=_botocore_session(), **credentials)
     return AwsSession(boto, endpoint_url)
 
 

@@ -18,6 +18,7 @@ from components.pipeline import (
     check_cron,
     pipeline_names,
 )
+from infra.checks import check_plan
 from infra.deploy import deploy
 from infra.drift import check_drift
 from infra.importer import find_imports
@@ -54,6 +55,7 @@ pipeline = StepPipeline("org-eval", StepPipelineArgs(
     environment={{"STAGE": pulumi.get_stack()}},
     alarm_actions=config.get_object("alarmActions") or [],
     failed_threshold=2,
+    protect=pulumi.get_stack() == "prod",
 ))
 outputs = {{key: getattr(pipeline, key) for key in (
     "state_machine_arn", "cluster_arn", "task_definition_arn", "repository_url", "secret_arn",
@@ -417,6 +419,15 @@ def test_outputs_resolve_to_the_planned_resources(recorded):
     }
 
 
+def test_guardrail_rules_pass_and_prod_protects_what_holds_state(plans):
+    for plan in plans.values():
+        assert check_plan(plan) == [], plan.stack
+    protected = {e.name for e in plans["prod"].resources if e.protect}
+    assert protected == {"org-eval-repo", "org-eval-key", "org-eval-secret",
+                         "org-eval-schedule-dlq"}
+    assert not any(e.protect for e in plans["staging"].resources)
+
+
 # --- Args validation ----------------------------------------------------------------------
 
 def args(**changes) -> StepPipelineArgs:
@@ -449,6 +460,8 @@ def test_defaults_follow_the_issue():
     ({"image_tag": "has space"}, r"image_tag='has space': must be an image tag"),
     ({"environment": {"OPENAI_API_KEY": "sk-x"}}, r"'OPENAI_API_KEY' looks like a secret"),
     ({"environment": {"STEP_NAME": "x"}}, r"'STEP_NAME' is set by StepPipeline"),
+    ({"secret_keys": ["OPENAI-KEY"]}, r"secret_keys: 'OPENAI-KEY' cannot be a variable name"),
+    ({"secret_suffix": "Api_Keys"}, r"secret_suffix='Api_Keys': must be lowercase"),
     ({"task_role_statements": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:x"}]},
      r"task_role_statements\[0\]: name explicit actions"),
     ({"log_retention_days": 13}, r"log_retention_days=13: must be one of"),
