@@ -17,7 +17,7 @@ from typing import Any
 from components.monitoring import AlarmThresholds
 from components.worker import LOG_RETENTION_DAYS
 from infra.errors import TandemError
-from infra.workloads import WORKER_SIZING_KEYS, WORKERS
+from infra.workloads import PIPELINE_KEYS, PIPELINES, WORKER_SIZING_KEYS, WORKERS
 
 PROJECT_FILE = "Pulumi.yaml"
 SECRET_PLACEHOLDER = "[secret]"
@@ -27,6 +27,9 @@ _LABEL = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 class ConfigError(TandemError):
@@ -45,6 +48,24 @@ class WorkerSizing:
     memory: int | None = None
     batch_size: int | None = None
     max_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class Network:
+    """The existing VPC and private subnets the pipelines' tasks run in."""
+
+    vpc_id: str
+    private_subnet_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Per-stack switches and sizing of one pipeline; None keeps the platform's default."""
+
+    image_tag: str
+    schedule_enabled: bool = False
+    cpu: int | None = None
+    memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +91,8 @@ class StackConfig:
     workers: dict[str, WorkerSizing] = field(default_factory=dict)
     imports: dict[str, ImportSpec] = field(default_factory=dict)
     alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
+    network: Network | None = None
+    pipelines: dict[str, PipelineSettings] = field(default_factory=dict)
     source: str = "stack config"
 
     @property
@@ -140,6 +163,8 @@ class StackConfig:
             workers=_workers(raw.get("tandem:workers") or {}, source),
             imports=_imports(raw.get("tandem:imports") or {}, source),
             alarm_thresholds=_thresholds(raw.get("tandem:alarmThresholds"), source),
+            network=_network(raw.get("tandem:network"), source),
+            pipelines=_pipelines(raw.get("tandem:pipelines") or {}, source),
             source=source)
 
 
@@ -208,6 +233,7 @@ _TOP_KEYS: dict[str, str] = {
     "tandem:app": "string", "tandem:env": "string", "tandem:accountId": "string",
     "tandem:logRetentionDays": "integer", "tandem:alarmEmail": "string",
     "tandem:workers": "map", "tandem:imports": "map", "tandem:alarmThresholds": "map",
+    "tandem:network": "map", "tandem:pipelines": "map",
     "aws:region": "string", "aws:allowedAccountIds": "list", "aws:profile": "string",
 }
 
@@ -326,6 +352,69 @@ def _workers(value: Any, source: str) -> dict[str, WorkerSizing]:
         result[worker] = WorkerSizing(
             reserved_concurrency=fields.get("reservedConcurrency"), memory=fields.get("memory"),
             batch_size=fields.get("batchSize"), max_concurrency=fields.get("maxConcurrency"))
+    return result
+
+
+def _network(value: Any, source: str) -> Network | None:
+    key = "tandem:network"
+    if value is None:
+        if PIPELINES:
+            raise ConfigError(source, key, "missing; the pipelines need {vpcId: vpc-..., "
+                              "privateSubnetIds: [subnet-..., ...]}")
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(source, key, "must be a map with vpcId and privateSubnetIds")
+    for name in value:
+        if name not in ("vpcId", "privateSubnetIds"):
+            raise ConfigError(source, f"{key}.{name}", "unknown key"
+                              + _did_you_mean(str(name), ["vpcId", "privateSubnetIds"]))
+    vpc = value.get("vpcId")
+    if not isinstance(vpc, str) or not _VPC.match(vpc):
+        raise ConfigError(source, f"{key}.vpcId", f"{vpc!r} is not a VPC id (vpc-...)")
+    subnets = value.get("privateSubnetIds")
+    if not isinstance(subnets, list) or not subnets or not all(
+            isinstance(s, str) and _SUBNET.match(s) for s in subnets):
+        raise ConfigError(source, f"{key}.privateSubnetIds",
+                          "must be a list of subnet ids (subnet-...)")
+    if len(set(subnets)) != len(subnets):
+        raise ConfigError(source, f"{key}.privateSubnetIds", "lists a subnet twice")
+    return Network(vpc, tuple(subnets))
+
+
+def _pipelines(value: Any, source: str) -> dict[str, PipelineSettings]:
+    key = "tandem:pipelines"
+    if not isinstance(value, dict):
+        raise ConfigError(source, key, "must be a map of pipeline name to settings")
+    result = {}
+    for name in PIPELINES:
+        if name not in value:
+            raise ConfigError(source, f"{key}.{name}", "missing; set at least imageTag")
+    for name, settings in value.items():
+        where = f"{key}.{name}"
+        if name not in PIPELINES:
+            raise ConfigError(source, where, "unknown pipeline (pipelines are declared in "
+                              "code)" + _did_you_mean(str(name), list(PIPELINES)))
+        if not isinstance(settings, dict):
+            raise ConfigError(source, where, "must be a map of settings")
+        for setting, setting_value in settings.items():
+            kind = PIPELINE_KEYS.get(setting)
+            path = f"{where}.{setting}"
+            if kind is None:
+                raise ConfigError(source, path, "unknown key"
+                                  + _did_you_mean(str(setting), list(PIPELINE_KEYS)))
+            if kind == "boolean" and not isinstance(setting_value, bool):
+                raise ConfigError(source, path, f"must be true or false, got {setting_value!r}")
+            if kind == "integer" and (isinstance(setting_value, bool)
+                                      or not isinstance(setting_value, int)):
+                raise ConfigError(source, path, f"must be an integer, got {setting_value!r}")
+            if kind == "string" and not isinstance(setting_value, str):
+                raise ConfigError(source, path, f"must be a string, got {setting_value!r}")
+        tag = settings.get("imageTag")
+        if not isinstance(tag, str) or not _IMAGE_TAG.match(tag):
+            raise ConfigError(source, f"{where}.imageTag", f"{tag!r} is not an image tag")
+        result[name] = PipelineSettings(image_tag=tag,
+                                        schedule_enabled=settings.get("scheduleEnabled", False),
+                                        cpu=settings.get("cpu"), memory=settings.get("memory"))
     return result
 
 

@@ -18,7 +18,6 @@ from infra.errors import TandemError
 from infra.plan import Plan, PlanEntry
 from infra.resolve import Substitution, dependency_waves
 
-
 DEFAULT_CONCURRENCY = 8
 
 

@@ -118,13 +118,24 @@ class ParityReport:
 
 
 class _Tokens:
-    """Replaces one stack's own tokens with placeholders, so both stacks read alike."""
+    """Replaces one stack's own tokens with placeholders, so both stacks read alike: account
+    id, region, env name in names, the network's VPC and subnet ids (each stack runs in its
+    own network), and the image tags promoted into it."""
 
     def __init__(self, cfg: StackConfig, plan: Plan) -> None:
         self.env = cfg.env
         #: Adopted live names -> the other stack's planned name, already normalized.
         self.renames: dict[str, str] = {}
+        network = {}
+        if cfg.network:
+            network[cfg.network.vpc_id] = "<vpc>"
+            network.update({subnet: f"<private-subnet-{i + 1}>"
+                            for i, subnet in enumerate(cfg.network.private_subnet_ids)})
+        images = {f":{s.image_tag}": f":<{name}-image-tag>"
+                  for name, s in cfg.pipelines.items()}
         self.pairs = sorted({
+            **network,
+            **images,
             plan.account_id: "<account>",
             cfg.account_id: "<account>",
             f"{cfg.app}-{cfg.env}-": f"{cfg.app}-<env>-",

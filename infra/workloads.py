@@ -32,6 +32,27 @@ WORKERS: dict[str, WorkerSpec] = {
                            batch_size=5, memory_mb=512),
 }
 
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A Step Functions + ECS pipeline of the reference platform: its steps, in order."""
+
+    steps: tuple[str, ...]
+
+
+PIPELINES: dict[str, PipelineSpec] = {
+    # The organisation evaluation run: six steps, 6 to 17 minutes in all.
+    "org-eval": PipelineSpec(steps=("get-or-create-batch", "check-balance", "start-batch",
+                                    "run-questions", "track-usage", "complete-batch")),
+}
+
+#: Per-pipeline keys a stack file may set under ``tandem:pipelines.<name>``: key -> kind.
+PIPELINE_KEYS: dict[str, str] = {
+    "scheduleEnabled": "boolean",  # schedules on or off per stack
+    "imageTag": "string",          # the image promoted into this stack
+    "cpu": "integer",              # Fargate sizing
+    "memory": "integer",
+}
+
 #: Per-worker keys a stack file may set under ``tandem:workers.<name>``, with their ranges.
 WORKER_SIZING_KEYS: dict[str, tuple[int, int]] = {
     "reservedConcurrency": (1, 10_000),

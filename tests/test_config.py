@@ -131,7 +131,9 @@ def test_unknown_stack(project, capsys):
 
 
 def test_secure_value_is_accepted_as_opaque_but_still_schema_checked():
-    raw = {"tandem:app": "acme", "tandem:env": "prod", "tandem:accountId": "222222222222",
+    network = {"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": ["subnet-0123456789abcdef0"]}
+    raw = {"tandem:network": network, "tandem:pipelines": {"org-eval": {"imageTag": "v1"}},
+           "tandem:app": "acme", "tandem:env": "prod", "tandem:accountId": "222222222222",
            "aws:region": "us-east-1", "aws:allowedAccountIds": ["222222222222"],
            "tandem:alarmEmail": {"secure": "v1:abcd"}}
     with pytest.raises(ConfigError, match="tandem:alarmEmail: must not be a secret"):
@@ -148,13 +150,19 @@ def test_from_pulumi_reads_engine_strings(monkeypatch):
     set_all_config({"tandem:app": "acme", "tandem:env": "qa", "tandem:accountId": "333333333333",
                     "aws:region": "eu-west-1", "aws:allowedAccountIds": '["333333333333"]',
                     "tandem:logRetentionDays": "60",
-                    "tandem:workers": '{"profile": {"memory": 1024}}'}, [])
+                    "tandem:workers": '{"profile": {"memory": 1024}}',
+                    "tandem:network": '{"vpcId": "vpc-0123456789abcdef0", '
+                                      '"privateSubnetIds": ["subnet-0123456789abcdef0"]}',
+                    "tandem:pipelines": '{"org-eval": {"imageTag": "v1", '
+                                        '"scheduleEnabled": true}}'}, [])
     try:
         cfg = StackConfig.from_pulumi()
     finally:
         set_all_config({}, [])
     assert (cfg.env, cfg.region, cfg.log_retention_days) == ("qa", "eu-west-1", 60)
     assert cfg.sizing("profile").memory == 1024
+    assert cfg.network.private_subnet_ids == ("subnet-0123456789abcdef0",)
+    assert cfg.pipelines["org-eval"].schedule_enabled is True
 
 
 def test_console_script_prints_one_line_without_traceback(project):
@@ -166,3 +174,21 @@ def test_console_script_prints_one_line_without_traceback(project):
     assert result.stderr.strip().splitlines() == [
         "error: Pulumi.prod.yaml: tandem:alarmMail: unknown key; did you mean "
         "'tandem:alarmEmail'?"]
+
+
+def test_pipeline_settings_are_checked(project, capsys):
+    edit_stack(project, "prod", lambda c: c["tandem:pipelines"]["org-eval"].__setitem__(
+        "scheduleEnabled", "yes"))
+    assert "tandem:pipelines.org-eval.scheduleEnabled: must be true or false, got 'yes'" in \
+        plan_error(project, "prod", capsys)
+
+
+def test_network_ids_are_checked(project, capsys):
+    edit_stack(project, "staging", lambda c: c["tandem:network"].__setitem__("vpcId", "vpc_1"))
+    assert "tandem:network.vpcId: 'vpc_1' is not a VPC id" in \
+        plan_error(project, "staging", capsys)
+
+
+def test_a_pipeline_cannot_be_removed_from_a_stack_file(project, capsys):
+    edit_stack(project, "prod", lambda c: c["tandem:pipelines"].pop("org-eval"))
+    assert "tandem:pipelines.org-eval: missing" in plan_error(project, "prod", capsys)

@@ -25,15 +25,21 @@ def emulator():
         yield running
 
 
-@pytest.fixture
-def deployed(emulator, root, capsys):
-    """A fresh emulator state with staging deployed."""
+def fresh_deploy(emulator, project, capsys, *stacks):
     reset_emulator(emulator.endpoint_url)
     configure_emulator(emulator.endpoint_url)
-    assert run(["--project-dir", str(root), "local", "up", "--stack", "staging",
-                "--endpoint-url", emulator.endpoint_url, "--format", "json"]) == 0
+    for stack in stacks:
+        assert run(["--project-dir", str(project), "local", "up", "--stack", stack,
+                    "--endpoint-url", emulator.endpoint_url, "--format", "json"]) == 0
     capsys.readouterr()
     return emulator
+
+
+@pytest.fixture
+def deployed(emulator, workers_slice, capsys):
+    """A fresh emulator state with staging's workers deployed (the slice of the platform
+    that every case below changes; the whole platform has its own in-sync test)."""
+    return fresh_deploy(emulator, workers_slice, capsys, "staging")
 
 
 def client(emulator, service):
@@ -62,12 +68,10 @@ def test_every_planned_type_has_read_and_list(plans):
             assert adapter.list is not ResourceAdapter.list, entry.type
 
 
-def test_both_stacks_in_sync_right_after_local_up(deployed, root, capsys, plans):
-    assert run(["--project-dir", str(root), "local", "up", "--stack", "prod",
-                "--endpoint-url", deployed.endpoint_url, "--format", "json"]) == 0
-    capsys.readouterr()
+def test_both_stacks_in_sync_right_after_local_up(emulator, root, capsys, plans):
+    fresh_deploy(emulator, root, capsys, "staging", "prod")
     for stack in ("staging", "prod"):
-        code, report = drift(deployed, root, capsys, stack)
+        code, report = drift(emulator, root, capsys, stack)
         assert code == 0, report["summary"]
         assert report["summary"] == {"drifted": 0, "missing": 0, "unmanaged": 0,
                                      "unreadable": 0, "in_sync": len(plans[stack].resources)}
@@ -77,7 +81,7 @@ def test_both_stacks_in_sync_right_after_local_up(deployed, root, capsys, plans)
         assert limited[0]["notVerifiable"][0]["property"] == "redriveAllowPolicy"
 
 
-def test_removed_environment_variable(deployed, root, capsys):
+def test_removed_environment_variable(deployed, workers_slice, capsys):
     lam = client(deployed, "lambda")
     variables = lam.get_function_configuration(FunctionName="acme-staging-analysis-fn")[
         "Environment"]["Variables"]
@@ -85,7 +89,7 @@ def test_removed_environment_variable(deployed, root, capsys):
     del removed["QUEUE_NAME"]
     lam.update_function_configuration(FunctionName="acme-staging-analysis-fn",
                                       Environment={"Variables": removed})
-    code, report = drift(deployed, root, capsys)
+    code, report = drift(deployed, workers_slice, capsys)
     problem = only_problem(report)
     assert code == 2
     assert (problem["path"], problem["status"]) == ("analysis/analysis-function", "drifted")
@@ -95,20 +99,20 @@ def test_removed_environment_variable(deployed, root, capsys):
     assert "QUEUE_NAME" not in difference["actual"]["variables"]
 
 
-def test_reserved_concurrency_changed(deployed, root, capsys):
+def test_reserved_concurrency_changed(deployed, workers_slice, capsys):
     client(deployed, "lambda").put_function_concurrency(
         FunctionName="acme-staging-profile-fn", ReservedConcurrentExecutions=7)
-    code, report = drift(deployed, root, capsys)
+    code, report = drift(deployed, workers_slice, capsys)
     problem = only_problem(report)
     assert code == 2 and problem["path"] == "profile/profile-function"
     assert problem["differences"] == [{"property": "reservedConcurrentExecutions",
                                        "expected": 2, "actual": 7}]
 
 
-def test_layer_detached(deployed, root, capsys):
+def test_layer_detached(deployed, workers_slice, capsys):
     client(deployed, "lambda").update_function_configuration(
         FunctionName="acme-staging-profile-fn", Layers=[])
-    code, report = drift(deployed, root, capsys)
+    code, report = drift(deployed, workers_slice, capsys)
     problem = only_problem(report)
     assert code == 2 and problem["path"] == "profile/profile-function"
     [difference] = problem["differences"]
@@ -124,14 +128,14 @@ def _edit_policy(emulator, worker, change):
     iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
 
 
-def test_bedrock_model_removed_from_role_policy(deployed, root, capsys):
+def test_bedrock_model_removed_from_role_policy(deployed, workers_slice, capsys):
     def drop_haiku(document):
         for statement in document["Statement"]:
             if statement.get("Sid") == "BedrockInvokeFoundationModels":
                 statement["Resource"] = [r for r in statement["Resource"] if "haiku" not in r]
 
     _edit_policy(deployed, "profile", drop_haiku)
-    code, report = drift(deployed, root, capsys)
+    code, report = drift(deployed, workers_slice, capsys)
     problem = only_problem(report)
     assert code == 2 and problem["path"] == "profile/profile-policy"
     [difference] = problem["differences"]
@@ -141,24 +145,24 @@ def test_bedrock_model_removed_from_role_policy(deployed, root, capsys):
         "inference-profile")[0]
 
 
-def test_policy_statement_added(deployed, root, capsys):
+def test_policy_statement_added(deployed, workers_slice, capsys):
     _edit_policy(deployed, "analysis", lambda d: d["Statement"].append(
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other/*"}))
-    code, report = drift(deployed, root, capsys)
+    code, report = drift(deployed, workers_slice, capsys)
     problem = only_problem(report)
     assert code == 2 and problem["path"] == "analysis/analysis-policy"
     assert "s3:GetObject" in problem["differences"][0]["actual"]
     assert "s3:GetObject" not in problem["differences"][0]["expected"]
 
 
-def test_max_receive_count_changed(deployed, root, capsys):
+def test_max_receive_count_changed(deployed, workers_slice, capsys):
     sqs = client(deployed, "sqs")
     url = sqs.get_queue_url(QueueName="acme-staging-profile-queue")["QueueUrl"]
     redrive = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
         "RedrivePolicy"])["Attributes"]["RedrivePolicy"])
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(
         {**redrive, "maxReceiveCount": 9})})
-    code, report = drift(deployed, root, capsys)
+    code, report = drift(deployed, workers_slice, capsys)
     problem = only_problem(report)
     assert code == 2 and problem["path"] == "profile/profile-queue"
     [difference] = problem["differences"]
@@ -167,11 +171,11 @@ def test_max_receive_count_changed(deployed, root, capsys):
     assert json.loads(difference["actual"])["maxReceiveCount"] == 9
 
 
-def test_dlq_deleted_is_missing(deployed, root, capsys):
+def test_dlq_deleted_is_missing(deployed, workers_slice, capsys):
     sqs = client(deployed, "sqs")
     sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="acme-staging-analysis-dlq")[
         "QueueUrl"])
-    code, report = drift(deployed, root, capsys)
+    code, report = drift(deployed, workers_slice, capsys)
     missing = {r["path"] for r in report["resources"] if r["status"] == "missing"}
     assert code == 2
     assert "analysis/analysis-dlq" in missing
@@ -179,21 +183,21 @@ def test_dlq_deleted_is_missing(deployed, root, capsys):
     assert report["summary"]["drifted"] == 0
 
 
-def test_log_retention_changed(deployed, root, capsys):
+def test_log_retention_changed(deployed, workers_slice, capsys):
     client(deployed, "logs").put_retention_policy(
         logGroupName="/aws/lambda/acme-staging-profile-fn", retentionInDays=30)
-    code, report = drift(deployed, root, capsys)
+    code, report = drift(deployed, workers_slice, capsys)
     problem = only_problem(report)
     assert code == 2 and problem["path"] == "profile/profile-logs"
     assert problem["differences"] == [{"property": "retentionInDays", "expected": 14,
                                        "actual": 30}]
 
 
-def test_extra_queue_under_prefix_is_unmanaged(deployed, root, capsys):
+def test_extra_queue_under_prefix_is_unmanaged(deployed, workers_slice, capsys):
     url = client(deployed, "sqs").create_queue(QueueName="acme-staging-handmade-queue")[
         "QueueUrl"]
     client(deployed, "sqs").create_queue(QueueName="other-app-queue")
-    code, report = drift(deployed, root, capsys)
+    code, report = drift(deployed, workers_slice, capsys)
     problem = only_problem(report)
     assert code == 2
     assert problem == {"path": None, "type": "aws:sqs/queue:Queue", "physicalId": url,
@@ -201,10 +205,10 @@ def test_extra_queue_under_prefix_is_unmanaged(deployed, root, capsys):
                        "notCompared": [], "error": None}
 
 
-def test_unreadable_function_is_reported_and_the_scan_goes_on(deployed, root, plans):
+def test_unreadable_function_is_reported_and_the_scan_goes_on(deployed, workers_slice):
     session = open_session(deployed.endpoint_url, region=REGION)
     env = resolve_env(session)
-    plan = build_plan(root, "staging", env)
+    plan = build_plan(workers_slice, "staging", env)
 
     def deny(params, **_):
         if params.get("FunctionName") == "acme-staging-profile-fn":
@@ -220,16 +224,16 @@ def test_unreadable_function_is_reported_and_the_scan_goes_on(deployed, root, pl
     assert by_path["profile/profile-function"].status == "unreadable"
     assert by_path["profile/profile-function"].error == (
         "AccessDeniedException: not authorized to GetFunction")
-    total = len(plans["staging"].resources)
+    total = len(plan.resources)
     assert len(report.resources) == total
     assert sum(r.status == "in_sync" for r in report.resources) == total - 1
 
 
-def test_text_and_markdown_group_by_status(deployed, root, capsys):
+def test_text_and_markdown_group_by_status(deployed, workers_slice, capsys):
     client(deployed, "logs").put_retention_policy(
         logGroupName="/aws/lambda/acme-staging-profile-fn", retentionInDays=30)
     for fmt, heading in (("text", "drifted (1)"), ("markdown", "### tandem drift: `staging`")):
-        assert run(["--project-dir", str(root), "drift", "--stack", "staging",
+        assert run(["--project-dir", str(workers_slice), "drift", "--stack", "staging",
                     "--endpoint-url", deployed.endpoint_url, "--format", fmt]) == 2
         out = capsys.readouterr().out
         assert heading in out

@@ -65,17 +65,18 @@ ADOPT = ["--name", "analysis/analysis-function=analysis-worker-prod",
          "--name", "analysis/analysis-logs=/aws/lambda/analysis-worker-prod"]
 
 
-def tandem_import(project, emulator, capsys, *extra):
-    code = run(["--project-dir", str(project), "import", "--stack", "prod", "--endpoint-url",
+def tandem_import(workers_project, emulator, capsys, *extra):
+    code = run(["--project-dir", str(workers_project), "import", "--stack", "prod",
+                "--endpoint-url",
                 emulator.endpoint_url, "--format", "json", *extra])
     captured = capsys.readouterr()
     tandem_import.err = captured.err
     return code, json.loads(captured.out)
 
 
-def test_import_reports_ids_differences_and_what_will_be_created(project, emulator, handmade,
-                                                                 capsys):
-    code, report = tandem_import(project, emulator, capsys, *ADOPT)
+def test_import_reports_ids_differences_and_what_will_be_created(workers_project, emulator,
+                                                                 handmade, capsys):
+    code, report = tandem_import(workers_project, emulator, capsys, *ADOPT)
     by_path = {r["path"]: r for r in report["resources"]}
     assert code == 0
     function = by_path["analysis/analysis-function"]
@@ -98,11 +99,11 @@ def test_import_reports_ids_differences_and_what_will_be_created(project, emulat
     assert report["summary"]["blocking"] == 0
 
 
-def test_write_records_ids_and_names_and_plan_adopts_them(project, emulator, handmade,
+def test_write_records_ids_and_names_and_plan_adopts_them(workers_project, emulator, handmade,
                                                           capsys):
-    stack_file = project / "Pulumi.prod.yaml"
+    stack_file = workers_project / "Pulumi.prod.yaml"
     before = stack_file.read_text()
-    code, _ = tandem_import(project, emulator, capsys, "--write", *ADOPT)
+    code, _ = tandem_import(workers_project, emulator, capsys, "--write", *ADOPT)
     assert code == 0
     after = stack_file.read_text()
     for comment in [line.strip() for line in before.splitlines() if "#" in line]:
@@ -111,9 +112,10 @@ def test_write_records_ids_and_names_and_plan_adopts_them(project, emulator, han
            "analysis-worker-prod" in after
     assert f"analysis/analysis-queue: {handmade['queue']}" in after
     assert "profile/profile-dlq" not in after
-    assert not [p for p in project.iterdir() if p.name.startswith(".Pulumi")]  # no temp left
+    # no temporary file left behind
+    assert not [p for p in workers_project.iterdir() if p.name.startswith(".Pulumi")]
 
-    assert run(["--project-dir", str(project), "plan", "--stack", "prod", "--format",
+    assert run(["--project-dir", str(workers_project), "plan", "--stack", "prod", "--format",
                 "json"]) == 0
     plan = {r["path"]: r for r in json.loads(capsys.readouterr().out)["resources"]}
     function = plan["analysis/analysis-function"]
@@ -127,15 +129,15 @@ def test_write_records_ids_and_names_and_plan_adopts_them(project, emulator, han
     assert plan["analysis/analysis-policy"]["inputs"]["role"] == "analysis-worker-role"
 
     # a second run sees them as already imported
-    code, report = tandem_import(project, emulator, capsys, *ADOPT)
+    code, report = tandem_import(workers_project, emulator, capsys, *ADOPT)
     statuses = {r["path"]: r["status"] for r in report["resources"]}
     assert statuses["analysis/analysis-function"] == "already_imported"
 
 
-def test_pulumi_json_document_has_pulumis_structure(project, emulator, handmade, capsys,
+def test_pulumi_json_document_has_pulumis_structure(workers_project, emulator, handmade, capsys,
                                                     tmp_path):
     target = tmp_path / "import.json"
-    code, report = tandem_import(project, emulator, capsys, "--pulumi-json", str(target),
+    code, report = tandem_import(workers_project, emulator, capsys, "--pulumi-json", str(target),
                                  *ADOPT)
     assert code == 0
     document = json.loads(target.read_text())
@@ -161,27 +163,28 @@ def test_pulumi_json_document_has_pulumis_structure(project, emulator, handmade,
                         "parent": "analysis"}
 
 
-def test_difference_forcing_replacement_blocks_with_exit_2(project, emulator, handmade,
+def test_difference_forcing_replacement_blocks_with_exit_2(workers_project, emulator, handmade,
                                                            capsys):
-    code, report = tandem_import(project, emulator, capsys, "--write",
+    code, report = tandem_import(workers_project, emulator, capsys, "--write",
                                  "--name", "profile/profile-queue=legacy-profile.fifo")
     queue = next(r for r in report["resources"] if r["path"] == "profile/profile-queue")
     assert code == 2
     assert queue["blocking"] == ["fifoQueue"]
     assert report["summary"]["blocking"] == 1
-    assert "legacy-profile" not in (project / "Pulumi.prod.yaml").read_text()
+    assert "legacy-profile" not in (workers_project / "Pulumi.prod.yaml").read_text()
     assert "nothing written: an import above would replace a resource" in tandem_import.err
 
 
-def test_discover_suggests_off_convention_names(project, emulator, handmade, capsys):
-    code, report = tandem_import(project, emulator, capsys, "--discover")
+def test_discover_suggests_off_convention_names(workers_project, emulator, handmade, capsys):
+    code, report = tandem_import(workers_project, emulator, capsys, "--discover")
     function = next(r for r in report["resources"] if r["path"] == "analysis/analysis-function")
     assert function["status"] == "will_be_created"
     assert "analysis-worker-prod" in function["candidates"]
 
 
-def test_unknown_name_path_is_one_line_exit_1(project, emulator, capsys):
-    code = run(["--project-dir", str(project), "import", "--stack", "prod", "--endpoint-url",
+def test_unknown_name_path_is_one_line_exit_1(workers_project, emulator, capsys):
+    code = run(["--project-dir", str(workers_project), "import", "--stack", "prod",
+                "--endpoint-url",
                 emulator.endpoint_url, "--name", "analysis/analysis-fn=x"])
     err = capsys.readouterr().err.strip()
     assert code == 1

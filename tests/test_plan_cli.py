@@ -40,7 +40,7 @@ def test_json_lists_every_worker_resource_with_prod_arns(root, capsys):
             if arn:
                 assert ":222222222222:" in arn and ("us-east-1" in arn or ":iam:" in arn)
     assert by_path["profile/profile-queue"]["protect"] is True
-    assert document["counts"]["aws:sqs/queue:Queue"] == 4
+    assert document["counts"]["aws:sqs/queue:Queue"] == 5  # 2 per worker, the schedule DLQ
 
 
 def test_text_is_a_tree_with_counts(root, capsys):
@@ -48,7 +48,7 @@ def test_text_is_a_tree_with_counts(root, capsys):
     assert "Plan of stack staging (project tandem, account 111111111111, region us-east-1)" in out
     assert " +   profile-queue " in out  # indented under its component
     assert re.search(r"Resources: \d+ to create", out)
-    assert "    4  aws:sqs/queue:Queue" in out
+    assert "    5  aws:sqs/queue:Queue" in out
 
 
 def test_markdown_has_a_resource_table(root, capsys):

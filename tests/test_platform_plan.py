@@ -102,7 +102,9 @@ def test_physical_names_follow_the_convention(plans):
     for stack, plan in plans.items():
         for entry in plan.resources:
             name = entry.physical_name or ""
-            if entry.type.startswith("aws:sqs/queue") or entry.type.startswith("aws:iam"):
+            if entry.type in ("aws:sqs/queue:Queue", "aws:iam/role:Role",
+                              "aws:iam/rolePolicy:RolePolicy",
+                              "aws:lambda/function:Function"):
                 assert name.startswith(f"acme-{stack}-"), name
 
 
@@ -131,10 +133,12 @@ def test_stack_sizing_reaches_the_resources(plans):
 def test_queues_are_protected_in_prod_only(plans):
     for stack, expected in (("prod", True), ("staging", False)):
         plan = plans[stack]
+        stateful = {"aws:sqs/queue:Queue", "aws:secretsmanager/secret:Secret",
+                    "aws:ecr/repository:Repository", "aws:kms/key:Key"}
         queues = [e for e in plan.resources if e.type == "aws:sqs/queue:Queue"]
-        assert len(queues) == 4
-        assert all(q.protect is expected for q in queues)
-        assert not any(e.protect for e in plan.resources if e.type != "aws:sqs/queue:Queue")
+        assert len(queues) == 5
+        assert all(e.protect is expected for e in plan.resources if e.type in stateful)
+        assert not any(e.protect for e in plan.resources if e.type not in stateful)
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])

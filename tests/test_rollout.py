@@ -30,11 +30,11 @@ def client(emulator, service):
 
 
 @pytest.fixture
-def deployed(emulator, root, capsys):
+def deployed(emulator, api_slice, capsys):
     """Staging deployed, then new code for the API: version 2 exists, the alias is on 1."""
     reset_emulator(emulator.endpoint_url)
     configure_emulator(emulator.endpoint_url)
-    assert run(["--project-dir", str(root), "local", "up", "--stack", "staging",
+    assert run(["--project-dir", str(api_slice), "local", "up", "--stack", "staging",
                 "--endpoint-url", emulator.endpoint_url, "--format", "json"]) == 0
     capsys.readouterr()
     client(emulator, "lambda").update_function_configuration(
@@ -42,8 +42,8 @@ def deployed(emulator, root, capsys):
     return emulator
 
 
-def rollout(emulator, root, capsys, *extra):
-    code = run(["--project-dir", str(root), "rollout", "--stack", "staging", "--function",
+def rollout(emulator, project, capsys, *extra):
+    code = run(["--project-dir", str(project), "rollout", "--stack", "staging", "--function",
                 "api", "--endpoint-url", emulator.endpoint_url, "--format", "json",
                 "--bake", "0.3", "--poll", "0.1", *extra])
     return code, json.loads(capsys.readouterr().out)
@@ -58,9 +58,9 @@ def test_alarms_come_from_the_plan(plans):
         rollout_target(plans["staging"], "billing")
 
 
-def test_rollout_goes_10_50_100_and_ends_on_the_new_version(deployed, root, capsys):
+def test_rollout_goes_10_50_100_and_ends_on_the_new_version(deployed, api_slice, capsys):
     lam = client(deployed, "lambda")
-    code, report = rollout(deployed, root, capsys)
+    code, report = rollout(deployed, api_slice, capsys)
     assert code == 0, report
     assert report["outcome"] == "done"
     assert (report["fromVersion"], report["toVersion"]) == ("1", "2")
@@ -70,7 +70,7 @@ def test_rollout_goes_10_50_100_and_ends_on_the_new_version(deployed, root, caps
     assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
 
 
-def test_weights_are_set_at_each_step(deployed, root, capsys, monkeypatch):
+def test_weights_are_set_at_each_step(deployed, api_slice, capsys, monkeypatch):
     from infra import rollout as rollout_module
 
     snapshots = []
@@ -83,12 +83,12 @@ def test_weights_are_set_at_each_step(deployed, root, capsys, monkeypatch):
         return None
 
     monkeypatch.setattr(rollout_module, "_firing", watching)
-    code, _ = rollout(deployed, root, capsys, "--bake", "0")
+    code, _ = rollout(deployed, api_slice, capsys, "--bake", "0")
     assert code == 0
     assert snapshots == [("1", {"2": 0.1}), ("1", {"2": 0.5}), ("2", {})]
 
 
-def test_alarm_during_rollout_restores_the_old_version_and_exits_2(deployed, root, capsys):
+def test_alarm_during_rollout_restores_the_old_version_and_exits_2(deployed, api_slice, capsys):
     lam, cloudwatch = client(deployed, "lambda"), client(deployed, "cloudwatch")
 
     def fire_when_traffic_shifts():
@@ -104,7 +104,7 @@ def test_alarm_during_rollout_restores_the_old_version_and_exits_2(deployed, roo
 
     thread = threading.Thread(target=fire_when_traffic_shifts)
     thread.start()
-    code, report = rollout(deployed, root, capsys, "--bake", "5", "--poll", "0.1")
+    code, report = rollout(deployed, api_slice, capsys, "--bake", "5", "--poll", "0.1")
     thread.join()
     assert code == 2
     assert report["outcome"] == "rolled_back"
@@ -115,8 +115,8 @@ def test_alarm_during_rollout_restores_the_old_version_and_exits_2(deployed, roo
     assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
 
 
-def test_dry_run_changes_nothing(deployed, root, capsys):
-    code, report = rollout(deployed, root, capsys, "--dry-run", "--to-version", "2")
+def test_dry_run_changes_nothing(deployed, api_slice, capsys):
+    code, report = rollout(deployed, api_slice, capsys, "--dry-run", "--to-version", "2")
     assert code == 0 and report["outcome"] == "dry_run"
     alias = client(deployed, "lambda").get_alias(FunctionName=FUNCTION, Name="live")
     assert alias["FunctionVersion"] == "1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef
+from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef, error_code
 
 #: The rule AWS adds to every new security group; a group with declared egress drops it, as
 #: the Pulumi provider does.
@@ -106,8 +106,14 @@ class SecurityGroupAdapter(ResourceAdapter):
                     "Tags": [{"Key": k, "Value": v} for k, v in inputs["tags"].items()]}]
             group_id = ec2.create_security_group(**kwargs)["GroupId"]
             if inputs.get("egress") is not None:
-                ec2.revoke_security_group_egress(GroupId=group_id,
-                                                 IpPermissions=[DEFAULT_EGRESS])
+                # A new group in a VPC allows all egress; the program's rules replace it.
+                # (Outside a known VPC there may be no such rule: nothing to revoke then.)
+                try:
+                    ec2.revoke_security_group_egress(GroupId=group_id,
+                                                     IpPermissions=[DEFAULT_EGRESS])
+                except Exception as err:
+                    if error_code(err) != "InvalidPermission.NotFound":
+                        raise
                 if inputs["egress"]:
                     ec2.authorize_security_group_egress(
                         GroupId=group_id,
