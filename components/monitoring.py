@@ -67,12 +67,12 @@ DEFAULT_THROTTLE_EVALUATION_PERIODS = 5
 DEFAULT_DURATION_TIMEOUT_RATIO = 0.8
 DEFAULT_DURATION_EVALUATION_PERIODS = 15
 DURATION_STATISTIC = "p95"
-#: The key SNS encrypts the topic with: the AWS-managed SNS key (issue 7). CAUTION: CloudWatch
-#: alarms cannot publish to a topic under this key, because its key policy does not let
-#: cloudwatch.amazonaws.com call kms:GenerateDataKey* and kms:Decrypt and cannot be edited (AWS
-#: Knowledge Center, "How do I configure a CloudWatch alarm with an encrypted SNS topic?"). For
-#: notifications to arrive in AWS, pass a customer managed key whose policy includes
-#: :func:`alarm_topic_key_statement` as ``MonitoringArgs.topic_kms_key_id``.
+#: The AWS-managed SNS key that issue 7 names. CloudWatch alarms cannot publish to a topic under
+#: it: its key policy does not let cloudwatch.amazonaws.com call kms:GenerateDataKey* and
+#: kms:Decrypt and cannot be edited (AWS Knowledge Center, "How do I configure a CloudWatch
+#: alarm with an encrypted SNS topic?"). So by default Monitoring creates a customer managed
+#: key for the topic whose policy includes :func:`alarm_topic_key_statement`; passing this
+#: value as ``MonitoringArgs.topic_kms_key_id`` restores the issue's literal choice.
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"
 #: CloudWatch limits: EvaluationPeriods x Period at most one day (PutMetricAlarm reference).
 MAX_EVALUATION_SECONDS = 24 * 3600
@@ -291,8 +291,8 @@ class MonitoringArgs:
     thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     #: Subscribed to the topic when set (AWS sends a confirmation mail first).
     alarm_email: str | None = None
-    #: See AWS_MANAGED_SNS_KEY: the default follows issue 7 but blocks alarm delivery in AWS.
-    topic_kms_key_id: Any = AWS_MANAGED_SNS_KEY
+    #: None: a customer managed key made for the topic (see AWS_MANAGED_SNS_KEY for why).
+    topic_kms_key_id: Any = None
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -304,7 +304,7 @@ class MonitoringArgs:
         if self.alarm_email is not None and not _EMAIL.match(self.alarm_email):
             raise ValueError(f"MonitoringArgs.alarm_email={self.alarm_email!r}: must be one "
                              "e-mail address (name@domain)")
-        if not self.topic_kms_key_id:
+        if self.topic_kms_key_id == "":
             raise ValueError("MonitoringArgs.topic_kms_key_id: the alarm topic must be "
                              "encrypted; give a KMS key id, ARN or alias")
         prefix = f"{self.app}-{self.env}-"
@@ -551,10 +551,38 @@ class Monitoring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = {"tandem:app": args.app, "tandem:env": args.env, **args.tags}
 
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        topic_name = check_length(f"{args.app}-{args.env}-alarms", "sns_topic")
+        key_id = args.topic_kms_key_id
+        self.topic_key = None
+        if key_id is None:
+            self.topic_key = aws.kms.Key(
+                f"{name}-topic-key",
+                description=f"{topic_name}: encrypts the alarm topic; CloudWatch alarms of "
+                            "this account may use it",
+                enable_key_rotation=True,
+                policy=pulumi.Output.all(identity.account_id, region.region,
+                                         partition.partition).apply(
+                    lambda v: json.dumps({"Version": "2012-10-17", "Statement": [
+                        # The default key policy: the account's IAM policies decide who may
+                        # use the key ("kms:*" for the account root, as AWS writes it).
+                        {"Sid": "EnableIamPolicies", "Effect": "Allow",
+                         "Principal": {"AWS": f"arn:{v[2]}:iam::{v[0]}:root"},
+                         "Action": "kms:*", "Resource": "*"},
+                        alarm_topic_key_statement(v[0], v[1], v[2])]})),
+                tags={**tags, "Name": topic_name, "tandem:workload": "monitoring"},
+                opts=child)
+            self.topic_key_alias = aws.kms.Alias(
+                f"{name}-topic-key-alias", name=check_length(f"alias/{topic_name}", "kms_alias"),
+                target_key_id=self.topic_key.key_id, opts=child)
+            key_id = self.topic_key.arn
+
         self.topic = aws.sns.Topic(
             f"{name}-topic",
-            name=check_length(f"{args.app}-{args.env}-alarms", "sns_topic"),
-            kms_master_key_id=args.topic_kms_key_id,
+            name=topic_name,
+            kms_master_key_id=key_id,
             tags={**tags, "tandem:workload": "monitoring"},
             opts=child)
 
@@ -594,10 +622,6 @@ class Monitoring(pulumi.ComponentResource):
 
         for api in args.apis:
             self._api_alarms(api, tags, child)
-
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
         def build(values: list[Any]) -> str:
             account_id, region_name, partition_name, *rest = values

@@ -127,7 +127,13 @@ def test_every_worker_has_each_alarm_with_the_right_metric(plan):
 def test_every_alarm_notifies_the_topic_on_alarm_and_ok(plan):
     topic = plan.entry("monitoring/monitoring-topic")
     assert topic.outputs["arn"] == TOPIC_ARN
-    assert topic.inputs["kmsMasterKeyId"] == "alias/aws/sns"
+    # A customer managed key: CloudWatch alarms cannot publish under alias/aws/sns.
+    key = plan.entry("monitoring/monitoring-topic-key")
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    statements = json.loads(key.inputs["policy"])["Statement"]
+    assert statements[1]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert statements[1]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
     for alarm in alarms_of(plan).values():
         assert alarm.inputs["alarmActions"] == [TOPIC_ARN], alarm.path
         assert alarm.inputs["okActions"] == [TOPIC_ARN], alarm.path
@@ -281,8 +287,9 @@ def test_deployed_alarms_and_dashboard_exist_and_drift_is_clean(emulator, plan):
     dashboard = cloudwatch.get_dashboard(DashboardName="acme-test")
     assert json.loads(dashboard["DashboardBody"]) == body_of(plan)
     sns = client(emulator, "sns")
-    assert sns.get_topic_attributes(TopicArn=TOPIC_ARN)["Attributes"]["KmsMasterKeyId"] == \
-        "alias/aws/sns"
+    key_arn = sns.get_topic_attributes(TopicArn=TOPIC_ARN)["Attributes"]["KmsMasterKeyId"]
+    key = client(emulator, "kms").describe_key(KeyId="alias/acme-test-alarms")["KeyMetadata"]
+    assert key_arn == key["Arn"]
     [subscription] = sns.list_subscriptions_by_topic(TopicArn=TOPIC_ARN)["Subscriptions"]
     assert subscription["Endpoint"] == "ops@example.com"
 
