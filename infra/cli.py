@@ -136,37 +136,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Subcommand -> the function of infra.commands that runs it.
+COMMANDS = {
+    "plan": "plan_command", "parity": "parity_command", "check": "check_command",
+    "drift": "drift_command", "import": "import_command", "validate": "validate_command",
+    "rollout": "rollout_command", "local": "local_up_command",
+}
+
+
 def run(argv: list[str]) -> int:
     """Run one command; return its exit code."""
     try:
         args = build_parser().parse_args(argv)
         project_dir = (args.project_dir.resolve() if args.project_dir
                        else find_project_dir())
-        if args.command == "plan":
-            from infra.commands import plan_command
-            return plan_command(project_dir, args)
-        if args.command == "parity":
-            from infra.commands import parity_command
-            return parity_command(project_dir, args)
-        if args.command == "check":
-            from infra.commands import check_command
-            return check_command(project_dir, args)
-        if args.command == "drift":
-            from infra.commands import drift_command
-            return drift_command(project_dir, args)
-        if args.command == "import":
-            from infra.commands import import_command
-            return import_command(project_dir, args)
-        if args.command == "validate":
-            from infra.commands import validate_command
-            return validate_command(project_dir, args)
-        if args.command == "rollout":
-            from infra.commands import rollout_command
-            return rollout_command(project_dir, args)
-        if args.command == "local":
-            from infra.commands import local_up_command
-            return local_up_command(project_dir, args)
-        raise UsageError(f"tandem: unknown command {args.command}")
+        # The command bodies (and the Pulumi SDK they load) only once the line parsed.
+        from infra import commands
+
+        return getattr(commands, COMMANDS[args.command])(project_dir, args)
     except UsageError as err:
         print(str(err), file=sys.stderr)
         return EXIT_ERROR

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.local import Emulator
 from infra.plan import Plan, build_plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +18,13 @@ STACKS = ("staging", "prod")
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """A local emulator (moto on 127.0.0.1) for one test module, started empty."""
+    with Emulator() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

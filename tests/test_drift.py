@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+from emulator_client import client
 
 from infra.aws import ADAPTERS
 from infra.aws.base import ResourceAdapter
 from infra.cli import run
 from infra.drift import check_drift
-from infra.local import Emulator, configure_emulator, reset_emulator
+from infra.local import configure_emulator, reset_emulator
 from infra.plan import build_plan
 from infra.session import open_session, resolve_env
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
 
 
 def fresh_deploy(emulator, project, capsys, *stacks):
@@ -40,11 +34,6 @@ def deployed(emulator, workers_slice, capsys):
     """A fresh emulator state with staging's workers deployed (the slice of the platform
     that every case below changes; the whole platform has its own in-sync test)."""
     return fresh_deploy(emulator, workers_slice, capsys, "staging")
-
-
-def client(emulator, service):
-    return boto3.client(service, endpoint_url=emulator.endpoint_url, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def drift(emulator, root, capsys, stack="staging"):

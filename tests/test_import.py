@@ -6,11 +6,10 @@ import io
 import json
 import zipfile
 
-import boto3
 import pytest
+from emulator_client import client
 
 from infra.cli import run
-from infra.local import Emulator
 from infra.stackfile import record_imports
 
 REGION = "us-east-1"
@@ -19,17 +18,6 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Action": "sts:AssumeRole"}]})
 PULUMI_IMPORT_KEYS = {"type", "name", "logicalName", "id", "parent", "provider", "version",
                       "properties", "component", "remote", "pluginDownloadUrl"}
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
-
-
-def client(emulator, service):
-    return boto3.client(service, endpoint_url=emulator.endpoint_url, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 @pytest.fixture(scope="module")

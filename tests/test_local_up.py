@@ -8,19 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
+from emulator_client import client
 
 from infra.cli import run
-from infra.local import Emulator
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +28,6 @@ def staging(emulator, root):
                     "--endpoint-url", emulator.endpoint_url, "--format", "json"])
     assert code == 0
     return json.loads(out.getvalue())
-
-
-def client(emulator, service):
-    return boto3.client(service, endpoint_url=emulator.endpoint_url, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def test_report_lists_every_planned_resource_as_created(staging, plans):

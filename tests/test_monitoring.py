@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import textwrap
 
-import boto3
 import pytest
+from emulator_client import client
 
 from components.monitoring import (
     AlarmThresholds,
@@ -24,7 +24,6 @@ from infra.aws.cloudwatch import MetricAlarmAdapter
 from infra.compare import differences
 from infra.deploy import deploy
 from infra.drift import check_drift
-from infra.local import Emulator
 from infra.plan import build_plan
 from infra.session import open_session, resolve_env
 
@@ -257,17 +256,6 @@ def test_customer_managed_key_statement_lets_only_this_accounts_alarms_in():
 
 
 # --- on the emulator -----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
-
-
-def client(emulator, service):
-    return boto3.client(service, endpoint_url=emulator.endpoint_url, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
 
 def test_deployed_alarms_and_dashboard_exist_and_drift_is_clean(emulator, plan):
     session = open_session(emulator.endpoint_url, region=REGION)

@@ -8,8 +8,8 @@ import json
 import textwrap
 from pathlib import Path
 
-import boto3
 import pytest
+from emulator_client import client
 
 from components.pipeline import (
     CONTAINER_NAME,
@@ -22,7 +22,6 @@ from infra.checks import check_plan
 from infra.deploy import deploy
 from infra.drift import check_drift
 from infra.importer import find_imports
-from infra.local import Emulator
 from infra.plan import PlanError, build_plan
 from infra.session import open_session, resolve_env
 
@@ -489,17 +488,6 @@ def test_cron_accepts_eventbridge_forms():
 # --- on the emulator ----------------------------------------------------------------------
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
-
-
-def client(emulator, service):
-    return boto3.client(service, endpoint_url=emulator.endpoint_url, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 @pytest.fixture(scope="module")

@@ -6,27 +6,16 @@ import json
 import threading
 import time
 
-import boto3
 import pytest
+from emulator_client import client
 
 from infra.cli import run
-from infra.local import Emulator, configure_emulator, reset_emulator
+from infra.local import configure_emulator, reset_emulator
 from infra.plan import build_plan
 from infra.rollout import RolloutError, rollout_target
 
 REGION = "us-east-1"
 FUNCTION = "acme-staging-api-fn"
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
-
-
-def client(emulator, service):
-    return boto3.client(service, endpoint_url=emulator.endpoint_url, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 @pytest.fixture

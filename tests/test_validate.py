@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
+from emulator_client import client
 
 from infra.cli import run
-from infra.local import Emulator, configure_emulator, reset_emulator
+from infra.local import configure_emulator, reset_emulator
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
 
 
 @pytest.fixture
@@ -27,11 +21,6 @@ def deployed(emulator, workers_slice, capsys):
                 "--endpoint-url", emulator.endpoint_url, "--format", "json"]) == 0
     capsys.readouterr()
     return emulator
-
-
-def client(emulator, service):
-    return boto3.client(service, endpoint_url=emulator.endpoint_url, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def validate(emulator, project, capsys, *extra):
