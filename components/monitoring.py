@@ -236,6 +236,8 @@ class MonitoredPipeline:
     state_machine_arn: Any = None
     state_machine_name: str | None = None
     alarm_names: tuple[str, ...] = ()
+    #: The schedule's dead-letter queue, shown next to the executions.
+    dlq_name: str | None = None
 
     def __post_init__(self) -> None:
         owner = f"MonitoredPipeline({self.name!r})"
@@ -476,11 +478,17 @@ def pipeline_widgets(pipeline: MonitoredPipeline, state_machine_arn: str, y: int
                               ("CpuReserved", "CPU reserved (units)"),
                               ("MemoryUtilized", "memory used (MiB)"),
                               ("MemoryReserved", "memory reserved (MiB)"))]
-    return [
+    widgets = [
         _graph(f"{pipeline.name}: executions", executions, 0, y, region),
         {**_graph(f"{pipeline.name}: ECS CPU and memory", resources, WIDGET_WIDTH, y, region),
-         "width": 3 * WIDGET_WIDTH},
+         "width": 2 * WIDGET_WIDTH},
     ]
+    if pipeline.dlq_name:
+        widgets.append(_graph(f"{pipeline.name}: schedule DLQ", [
+            _metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+                    pipeline.dlq_name, "Maximum", "undelivered schedule events")],
+            3 * WIDGET_WIDTH, y, region))
+    return widgets
 
 
 def api_widgets(api: MonitoredApi, api_id: str, y: int, region: str) -> list[dict[str, Any]]:

@@ -343,6 +343,7 @@ class PipelineNames:
     state_machine_name: str
     rule_name: str
     alarm_names: tuple[str, ...]
+    schedule_dlq_name: str
 
 
 def pipeline_names(app: str, env: str, name: str) -> PipelineNames:
@@ -352,7 +353,8 @@ def pipeline_names(app: str, env: str, name: str) -> PipelineNames:
         state_machine_name=physical_name(app, env, name, "sm", "sfn_state_machine"),
         rule_name=physical_name(app, env, name, "schedule", "event_rule"),
         alarm_names=tuple(physical_name(app, env, name, suffix, "alarm")
-                          for suffix in ALARM_SUFFIXES))
+                          for suffix in ALARM_SUFFIXES),
+        schedule_dlq_name=physical_name(app, env, name, "schedule-dlq", "sqs_queue"))
 
 
 def _assume_role_policy(service: str, conditions: dict | None = None) -> str:
@@ -803,6 +805,7 @@ class StepPipeline(pulumi.ComponentResource):
                 # No executions means nothing failed.
                 treat_missing_data="notBreaching",
                 alarm_actions=list(args.alarm_actions),
+                ok_actions=list(args.alarm_actions),  # notify on recovery too
                 tags=tags,
                 opts=child)
 

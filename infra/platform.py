@@ -110,7 +110,9 @@ def build_monitoring(cfg: StackConfig, workers: dict[str, QueueWorker],
         apis=[MonitoredApi.from_api_function(api) for api in apis],
         pipelines=[MonitoredPipeline(name, cluster_name=n.cluster_name,
                                      state_machine_name=n.state_machine_name,
-                                     alarm_names=n.alarm_names) for name, n in names.items()],
+                                     alarm_names=n.alarm_names,
+                                     dlq_name=n.schedule_dlq_name)
+                   for name, n in names.items()],
         thresholds=cfg.alarm_thresholds,
         alarm_email=cfg.alarm_email,
     ))

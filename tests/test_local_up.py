@@ -162,3 +162,27 @@ def test_console_script_starts_the_embedded_emulator_and_deploys_prod(workers_sl
     assert re.search(r"stack prod: \d+ created, 0 already existing, at http://127\.0\.0\.1:",
                      result.stdout)
     assert "acme-prod-profile-fn" in result.stdout
+
+
+def test_keep_prints_the_endpoint_and_stops_on_ctrl_c(workers_slice):
+    import signal
+    import time
+
+    tandem = Path(sys.executable).with_name("tandem")
+    process = subprocess.Popen([str(tandem), "local", "up", "--stack", "staging", "--keep",
+                                "--format", "markdown"], cwd=workers_slice,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if "lambda list-functions" in line or not line:
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    text = "".join(lines) + out
+    assert process.returncode == 0, err
+    endpoint = re.search(r"Emulator running at (http://127\.0\.0\.1:\d+)", text).group(1)
+    assert f"aws --endpoint-url {endpoint} sqs list-queues" in text
+    assert f"aws --endpoint-url {endpoint} lambda list-functions" in text

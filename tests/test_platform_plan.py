@@ -174,3 +174,46 @@ def test_api_alias_is_left_to_rollout_and_the_api_invokes_it(plans):
         "executionArn"] + "/*/*"
     assert plan.entry("api/api-route").inputs["target"] == (
         f"integrations/{integration.outputs['id']}")
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_dashboard_and_alarms_cover_the_whole_platform(plans, stack):
+    from components.monitoring import alarm_action_problems, dashboard_problems
+
+    assert dashboard_problems(plans[stack]) == []
+    assert alarm_action_problems(plans[stack]) == []
+    alarms = [e for e in plans[stack].resources
+              if e.type == "aws:cloudwatch/metricAlarm:MetricAlarm"]
+    # six per worker, three for the API, four for the pipeline
+    assert len(alarms) == 6 * len(WORKERS) + 3 + 4
+
+
+def test_a_worker_left_off_monitoring_is_caught(root, monkeypatch):
+    from components.monitoring import dashboard_problems
+    from infra import platform
+    from infra.plan import build_plan
+
+    original = platform.build_monitoring
+
+    def forgetting_profile(cfg, workers, apis, pipelines):
+        return original(cfg, {k: v for k, v in workers.items() if k != "profile"}, apis,
+                        pipelines)
+
+    monkeypatch.setattr(platform, "build_monitoring", forgetting_profile)
+    problems = dashboard_problems(build_plan(root, "staging"))
+    assert "aws:sqs/queue:Queue acme-staging-profile-queue is not on the dashboard" in problems
+    assert "aws:lambda/function:Function acme-staging-profile-fn is not on the dashboard" in \
+        problems
+
+
+def test_threshold_overridden_in_prod_only(plans):
+    def depth(stack):
+        return plans[stack].entry("monitoring/profile-queue-depth").inputs["threshold"]
+
+    assert (depth("staging"), depth("prod")) == (50, 200)
+
+
+def test_pipeline_schedule_is_off_in_staging_on_in_prod(plans):
+    states = {stack: plans[stack].entry("org-eval/org-eval-schedule").inputs["state"]
+              for stack in ("staging", "prod")}
+    assert states == {"staging": "DISABLED", "prod": "ENABLED"}
