@@ -227,3 +227,17 @@ def test_text_and_markdown_group_by_status(deployed, workers_slice, capsys):
         out = capsys.readouterr().out
         assert heading in out
         assert "retentionInDays" in out and "14" in out and "30" in out
+
+
+def test_log_groups_are_listed_wherever_aws_puts_them(deployed):
+    from infra.aws import ADAPTERS
+
+    logs = client(deployed, "logs")
+    for name in ("/aws/vendedlogs/states/acme-staging-stray-sm", "acme-staging-stray-logs",
+                 "/aws/lambda/acme-staging-stray-fn", "/aws/lambda/other-app-fn"):
+        logs.create_log_group(logGroupName=name)
+    listed = ADAPTERS["aws:cloudwatch/logGroup:LogGroup"].list(
+        open_session(deployed.endpoint_url, region=REGION), "acme-staging-")
+    assert {"/aws/vendedlogs/states/acme-staging-stray-sm", "acme-staging-stray-logs",
+            "/aws/lambda/acme-staging-stray-fn"} <= set(listed)
+    assert "/aws/lambda/other-app-fn" not in listed

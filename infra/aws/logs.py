@@ -81,7 +81,10 @@ class LogGroupAdapter(ResourceAdapter):
 
     def list(self, session: Any, prefix: str) -> list[str]:
         paginator = self.client(session, self.service).get_paginator("describe_log_groups")
-        prefixes = (prefix, f"/aws/lambda/{prefix}") if prefix else ("",)
+        # The stack's own names, and the AWS-mandated homes of its functions' and state
+        # machines' logs (Step Functions recommends /aws/vendedlogs/ for its log groups).
+        prefixes = ((prefix, f"/aws/lambda/{prefix}", f"/aws/vendedlogs/states/{prefix}")
+                    if prefix else ("",))
         return sorted({group["logGroupName"]
                        for name_prefix in prefixes
                        for page in paginator.paginate(
