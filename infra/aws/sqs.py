@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from infra.aws.base import AwsEnv, Created, ResourceAdapter, ResourceRef, error_code
+from infra.aws.limits import emulator_limit
 
 #: Plan input name -> SQS attribute name, for the attributes tandem's programs set.
 QUEUE_ATTRIBUTES: dict[str, str] = {
@@ -120,14 +121,17 @@ class QueueAdapter(ResourceAdapter):
                 for url in page.get("QueueUrls") or []]
 
 
-class RedriveAllowPolicyAdapter(ResourceAdapter):
-    """``aws.sqs.RedriveAllowPolicy``; Pulumi id and import id: the DLQ's URL."""
+class QueueAttributeAdapter(ResourceAdapter):
+    """A resource that is one JSON attribute of a queue (a policy); Pulumi id and import id:
+    the queue's URL. Subclasses name the attribute and its Plan input."""
 
-    type_token = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
     service = "sqs"
     name_input = None
     requires_name = False
     replace_on_change = {"queueUrl": None}
+    #: SQS attribute name and the Plan input that carries it.
+    attribute = ""
+    input = ""
 
     def physical_name(self, inputs: dict[str, Any]) -> str | None:
         return inputs.get("queueUrl")
@@ -135,13 +139,48 @@ class RedriveAllowPolicyAdapter(ResourceAdapter):
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         return inputs["queueUrl"], {**inputs, "id": inputs["queueUrl"]}
 
-    def create(self, session: Any, ref: ResourceRef) -> Created:
-        sqs = self.client(session, self.service)
-        url, wanted = ref.inputs["queueUrl"], ref.inputs["redriveAllowPolicy"]
+    def _current(self, session: Any, url: str) -> dict[str, str] | None:
+        """The queue's attributes (the queue's own read may have fetched them moments ago);
+        None when the queue is missing. InvalidAttributeName propagates (EMULATOR_LIMITS)."""
+        known = getattr(session, "memo", {}).get(("sqs-attributes", url))
+        if known is not None:
+            return known
         try:
-            current = sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["RedriveAllowPolicy"]).get(
-                "Attributes", {}).get("RedriveAllowPolicy")
+            return self.client(session, self.service).get_queue_attributes(
+                QueueUrl=url, AttributeNames=[self.attribute]).get("Attributes", {})
+        except Exception as err:
+            if error_code(err) in _MISSING_QUEUE:
+                return None
+            raise
+
+    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
+             ) -> dict[str, Any] | None:
+        url = ref.inputs["queueUrl"]
+        try:
+            attributes = self._current(session, url)
+        except Exception as err:
+            if error_code(err) != "InvalidAttributeName":
+                raise
+            # The endpoint cannot report the attribute (EMULATOR_LIMITS): present, unread.
+            return {"queueUrl": url, "id": url}
+        if attributes is None:
+            return None
+        state: dict[str, Any] = {"queueUrl": url, "id": url}
+        if attributes.get(self.attribute):
+            state[self.input] = attributes[self.attribute]
+            return state
+        if emulator_limit(self.type_token, self.input, getattr(session, "endpoint_url", None)):
+            return state  # the endpoint never reports it: not verifiable, not missing
+        return None  # a queue without the attribute: this resource does not exist
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        # An attribute of a queue, not a resource of its own: queues are listed by QueueAdapter.
+        return []
+
+    def create(self, session: Any, ref: ResourceRef) -> Created:
+        url, wanted = ref.inputs["queueUrl"], ref.inputs[self.input]
+        try:
+            current = (self._current(session, url) or {}).get(self.attribute)
             readable = True
         except Exception as err:
             if error_code(err) != "InvalidAttributeName":  # see EMULATOR_LIMITS
@@ -149,86 +188,24 @@ class RedriveAllowPolicyAdapter(ResourceAdapter):
             current, readable = None, False
         if readable and current and json.loads(current) == json.loads(wanted):
             return Created(url, {**ref.inputs, "id": url}, existed=True)
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": wanted})
+        self.client(session, self.service).set_queue_attributes(
+            QueueUrl=url, Attributes={self.attribute: wanted})
         return Created(url, {**ref.inputs, "id": url}, existed=bool(current),
                        rewritten=not readable)
 
-    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
-             ) -> dict[str, Any] | None:
-        sqs = self.client(session, self.service)
-        url = ref.inputs["queueUrl"]
-        state: dict[str, Any] = {"queueUrl": url, "id": url}
-        known = getattr(session, "memo", {}).get(("sqs-attributes", url))
-        if known is not None:  # the queue's own read got All attributes moments ago
-            if "RedriveAllowPolicy" in known:
-                state["redriveAllowPolicy"] = known["RedriveAllowPolicy"]
-            return state
-        try:
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["RedriveAllowPolicy"]).get("Attributes", {})
-        except Exception as err:
-            code = error_code(err)
-            if code in _MISSING_QUEUE:
-                return None
-            if code == "InvalidAttributeName":  # the endpoint cannot report it: EMULATOR_LIMITS
-                return state
-            raise
-        if "RedriveAllowPolicy" in attributes:
-            state["redriveAllowPolicy"] = attributes["RedriveAllowPolicy"]
-        return state
 
-    def list(self, session: Any, prefix: str) -> list[str]:
-        # An attribute of a queue, not a resource of its own: queues are listed by QueueAdapter.
-        return []
+class RedriveAllowPolicyAdapter(QueueAttributeAdapter):
+    """``aws.sqs.RedriveAllowPolicy``: which queues may use this one as their DLQ."""
+
+    type_token = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
+    attribute, input = "RedriveAllowPolicy", "redriveAllowPolicy"
 
 
-ADAPTERS = (QueueAdapter(), RedriveAllowPolicyAdapter())
-
-
-class QueuePolicyAdapter(ResourceAdapter):
-    """``aws.sqs.QueuePolicy``; Pulumi id and import id: the queue URL."""
+class QueuePolicyAdapter(QueueAttributeAdapter):
+    """``aws.sqs.QueuePolicy``: the queue's resource policy."""
 
     type_token = "aws:sqs/queuePolicy:QueuePolicy"
-    service = "sqs"
-    name_input = None
-    requires_name = False
-    replace_on_change = {"queueUrl": None}
-
-    def physical_name(self, inputs: dict[str, Any]) -> str | None:
-        return inputs.get("queueUrl")
-
-    def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
-        return inputs["queueUrl"], {**inputs, "id": inputs["queueUrl"]}
-
-    def create(self, session: Any, ref: ResourceRef) -> Created:
-        sqs = self.client(session, self.service)
-        url, wanted = ref.inputs["queueUrl"], ref.inputs["policy"]
-        current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get(
-            "Attributes", {}).get("Policy")
-        if current and json.loads(current) == json.loads(wanted):
-            return Created(url, {**ref.inputs, "id": url}, existed=True)
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": wanted})
-        return Created(url, {**ref.inputs, "id": url}, existed=bool(current))
-
-    def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
-             ) -> dict[str, Any] | None:
-        url = ref.inputs["queueUrl"]
-        attributes = getattr(session, "memo", {}).get(("sqs-attributes", url))
-        if attributes is None:  # else the queue's own read got All attributes moments ago
-            try:
-                attributes = self.client(session, self.service).get_queue_attributes(
-                    QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {})
-            except Exception as err:
-                if error_code(err) in _MISSING_QUEUE:
-                    return None
-                raise
-        if not attributes.get("Policy"):
-            return None  # a queue without a policy: the policy resource is missing
-        return {"queueUrl": url, "policy": attributes["Policy"], "id": url}
-
-    def list(self, session: Any, prefix: str) -> list[str]:
-        # An attribute of a queue, not a resource of its own: queues are listed by QueueAdapter.
-        return []
+    attribute, input = "Policy", "policy"
 
 
-ADAPTERS = (*ADAPTERS, QueuePolicyAdapter())
+ADAPTERS = (QueueAdapter(), RedriveAllowPolicyAdapter(), QueuePolicyAdapter())
