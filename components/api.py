@@ -27,6 +27,7 @@ from components.worker import (
     MAX_LAMBDA_TIMEOUT,
     MEMORY_RANGE,
     RESERVED_ENV_VARS,
+    logging_and_tracing_statements,
 )
 
 DEFAULT_RUNTIME = "python3.12"      # newest Python runtime with Lambda standard support in 2026
@@ -120,17 +121,7 @@ class ApiFunction(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days, tags=tags, opts=child)
 
         def policy_document(log_group_arn: str, extra: list[dict]) -> str:
-            statements = [
-                {"Sid": "WriteOwnLogs", "Effect": "Allow",
-                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                 "Resource": f"{log_group_arn}:*"},
-                # X-Ray trace segments have no resource-level permissions: "*" is the only
-                # resource AWS accepts (X-Ray IAM reference).
-                {"Sid": "WriteTraces", "Effect": "Allow",
-                 "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                 "Resource": "*"},
-                *extra,
-            ]
+            statements = [*logging_and_tracing_statements(log_group_arn), *extra]
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
         self.policy = aws.iam.RolePolicy(

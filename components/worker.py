@@ -63,6 +63,20 @@ LAMBDA_ASSUME_ROLE_POLICY = json.dumps({
 })
 
 
+def logging_and_tracing_statements(log_group_arn: str) -> list[dict]:
+    """What every Lambda of tandem may do besides its job: write its own log group and put
+    X-Ray traces."""
+    return [
+        {"Sid": "WriteOwnLogs", "Effect": "Allow",
+         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": f"{log_group_arn}:*"},
+        # X-Ray trace segments have no resource-level permissions: "*" is the only resource
+        # AWS accepts (X-Ray IAM reference).
+        {"Sid": "WriteTraces", "Effect": "Allow",
+         "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"},
+    ]
+
+
 def _check_range(arg: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(
@@ -228,14 +242,7 @@ class QueueWorker(pulumi.ComponentResource):
                  "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
                             "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
                  "Resource": queue_arn},
-                {"Sid": "WriteOwnLogs", "Effect": "Allow",
-                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                 "Resource": f"{log_group_arn}:*"},
-                # X-Ray trace segments have no resource-level permissions: "*" is the only
-                # resource AWS accepts (X-Ray IAM reference).
-                {"Sid": "WriteTraces", "Effect": "Allow",
-                 "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                 "Resource": "*"},
+                *logging_and_tracing_statements(log_group_arn),
             ]
             if args.bedrock:
                 statements += bedrock.bedrock_invoke_statements(region_name, account_id,

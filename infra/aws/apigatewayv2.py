@@ -39,6 +39,19 @@ def _paged(client: Any, operation: str, key: str = "Items", **kwargs: Any) -> li
             return items
 
 
+def _child(client: Any, operation: str, ref: ResourceRef, key: str, input_: str
+           ) -> dict | None:
+    """The item of an API's children (``get_integrations``, ``get_routes``) whose ``key``
+    equals the Plan input ``input_``; None when the API or the item is missing."""
+    try:
+        items = _paged(client, operation, ApiId=ref.inputs["apiId"])
+    except Exception as err:
+        if error_code(err) == "NotFoundException":
+            return None
+        raise
+    return next((i for i in items if i.get(key) == ref.inputs.get(input_)), None)
+
+
 class ApiAdapter(ResourceAdapter):
     """``aws.apigatewayv2.Api``; Pulumi id and import id: the API id."""
 
@@ -112,15 +125,8 @@ class IntegrationAdapter(ResourceAdapter):
         return f"{ref.inputs['apiId']}/{ref.id}"
 
     def _find(self, session: Any, ref: ResourceRef) -> dict | None:
-        try:
-            items = _paged(self.client(session, self.service), "get_integrations",
-                           ApiId=ref.inputs["apiId"])
-        except Exception as err:
-            if error_code(err) == "NotFoundException":
-                return None
-            raise
-        uri = ref.inputs.get("integrationUri")
-        return next((i for i in items if i.get("IntegrationUri") == uri), None)
+        return _child(self.client(session, self.service), "get_integrations", ref,
+                      "IntegrationUri", "integrationUri")
 
     def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
              ) -> dict[str, Any] | None:
@@ -173,14 +179,8 @@ class RouteAdapter(ResourceAdapter):
         return f"{ref.inputs['apiId']}/{ref.id}"
 
     def _find(self, session: Any, ref: ResourceRef) -> dict | None:
-        try:
-            items = _paged(self.client(session, self.service), "get_routes",
-                           ApiId=ref.inputs["apiId"])
-        except Exception as err:
-            if error_code(err) == "NotFoundException":
-                return None
-            raise
-        return next((r for r in items if r.get("RouteKey") == ref.inputs["routeKey"]), None)
+        return _child(self.client(session, self.service), "get_routes", ref, "RouteKey",
+                      "routeKey")
 
     def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
              ) -> dict[str, Any] | None:
