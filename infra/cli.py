@@ -14,6 +14,7 @@ from infra.errors import TandemError, UsageError
 from infra.render import FORMATS
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDING = 0, 1, 2
+EXIT_INTERRUPTED = 130  # the shell's code for a Ctrl-C
 
 
 class _Parser(argparse.ArgumentParser):
@@ -160,6 +161,9 @@ def run(argv: list[str]) -> int:
     except TandemError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("tandem: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def main() -> None:

@@ -272,12 +272,12 @@ def _print_deployment(args, endpoint: str, env, results, deployed_type) -> None:
 def _wait_for_interrupt(endpoint: str, plan) -> None:
     queue = next((e.physical_name for e in plan.resources
                   if e.type == "aws:sqs/queue:Queue"), "QUEUE")
-    print(f"\nEmulator running at {endpoint}  (Ctrl-C to stop)\nTry:\n"
-          f"  aws --endpoint-url {endpoint} sqs list-queues\n"
-          f"  aws --endpoint-url {endpoint} sqs send-message --queue-url "
-          f"{endpoint}/{plan.account_id}/{queue} --message-body '{{}}'\n"
-          f"  aws --endpoint-url {endpoint} lambda list-functions", flush=True)
-    try:
+    try:  # Ctrl-C is how --keep ends, whenever it comes
+        print(f"\nEmulator running at {endpoint}  (Ctrl-C to stop)\nTry:\n"
+              f"  aws --endpoint-url {endpoint} sqs list-queues\n"
+              f"  aws --endpoint-url {endpoint} sqs send-message --queue-url "
+              f"{endpoint}/{plan.account_id}/{queue} --message-body '{{}}'\n"
+              f"  aws --endpoint-url {endpoint} lambda list-functions", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
