@@ -104,25 +104,31 @@ class ApiAdapter(ResourceAdapter):
         return Created(api["ApiId"], {**ref.inputs, **state}, existed)
 
 
-class IntegrationAdapter(ResourceAdapter):
+class ApiChildAdapter(ResourceAdapter):
+    """A part of one HTTP API (integration, route, stage): found through its API, named by
+    nothing of its own under the stack's prefix; import id ``api_id/<id>``."""
+
+    service = "apigatewayv2"
+    requires_name = False
+
+    def import_id(self, ref: ResourceRef, env: AwsEnv) -> str:
+        return f"{ref.inputs['apiId']}/{ref.id}"
+
+    def list(self, session: Any, prefix: str) -> list[str]:
+        return []  # listed with their API
+
+
+class IntegrationAdapter(ApiChildAdapter):
     """``aws.apigatewayv2.Integration``; Pulumi id: the integration id; import id:
     ``api_id/integration_id``."""
 
     type_token = "aws:apigatewayv2/integration:Integration"
-    service = "apigatewayv2"
-    requires_name = False
     replace_on_change = {"apiId": None, "integrationType": None}
-
-    def physical_name(self, inputs: dict[str, Any]) -> str | None:
-        return None
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         integration_id = _synthetic_id(str(inputs.get("apiId")),
                                        str(inputs.get("integrationUri")))[:7]
         return integration_id, {**inputs, "id": integration_id}
-
-    def import_id(self, ref: ResourceRef, env: AwsEnv) -> str:
-        return f"{ref.inputs['apiId']}/{ref.id}"
 
     def _find(self, session: Any, ref: ResourceRef) -> dict | None:
         return _child(self.client(session, self.service), "get_integrations", ref,
@@ -139,9 +145,6 @@ class IntegrationAdapter(ResourceAdapter):
                 "payloadFormatVersion": found.get("PayloadFormatVersion"),
                 "timeoutMilliseconds": found.get("TimeoutInMillis"),
                 "id": found["IntegrationId"]}
-
-    def list(self, session: Any, prefix: str) -> list[str]:
-        return []
 
     def create(self, session: Any, ref: ResourceRef) -> Created:
         found = self._find(session, ref)
@@ -160,23 +163,15 @@ class IntegrationAdapter(ResourceAdapter):
                        existed)
 
 
-class RouteAdapter(ResourceAdapter):
+class RouteAdapter(ApiChildAdapter):
     """``aws.apigatewayv2.Route``; Pulumi id: the route id; import id: ``api_id/route_id``."""
 
     type_token = "aws:apigatewayv2/route:Route"
-    service = "apigatewayv2"
-    requires_name = False
     replace_on_change = {"apiId": None}
-
-    def physical_name(self, inputs: dict[str, Any]) -> str | None:
-        return None
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         route_id = _synthetic_id(str(inputs.get("apiId")), str(inputs.get("routeKey")))[:7]
         return route_id, {**inputs, "id": route_id}
-
-    def import_id(self, ref: ResourceRef, env: AwsEnv) -> str:
-        return f"{ref.inputs['apiId']}/{ref.id}"
 
     def _find(self, session: Any, ref: ResourceRef) -> dict | None:
         return _child(self.client(session, self.service), "get_routes", ref, "RouteKey",
@@ -190,9 +185,6 @@ class RouteAdapter(ResourceAdapter):
         return {"apiId": ref.inputs["apiId"], "routeKey": found["RouteKey"],
                 "target": found.get("Target"), "id": found["RouteId"]}
 
-    def list(self, session: Any, prefix: str) -> list[str]:
-        return []
-
     def create(self, session: Any, ref: ResourceRef) -> Created:
         found = self._find(session, ref)
         existed = found is not None
@@ -204,22 +196,14 @@ class RouteAdapter(ResourceAdapter):
         return Created(found["RouteId"], {**ref.inputs, "id": found["RouteId"]}, existed)
 
 
-class StageAdapter(ResourceAdapter):
+class StageAdapter(ApiChildAdapter):
     """``aws.apigatewayv2.Stage``; Pulumi id: the stage name; import id: ``api_id/name``."""
 
     type_token = "aws:apigatewayv2/stage:Stage"
-    service = "apigatewayv2"
-    requires_name = False
     replace_on_change = {"apiId": None, "name": None}
-
-    def physical_name(self, inputs: dict[str, Any]) -> str | None:
-        return None
 
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         return inputs["name"], {**inputs, "id": inputs["name"]}
-
-    def import_id(self, ref: ResourceRef, env: AwsEnv) -> str:
-        return f"{ref.inputs['apiId']}/{ref.inputs['name']}"
 
     def read(self, session: Any, ref: ResourceRef, prefetched: Any = None
              ) -> dict[str, Any] | None:
@@ -233,9 +217,6 @@ class StageAdapter(ResourceAdapter):
         return {"apiId": ref.inputs["apiId"], "name": stage["StageName"],
                 "autoDeploy": stage.get("AutoDeploy", False), "tags": stage.get("Tags") or {},
                 "id": stage["StageName"]}
-
-    def list(self, session: Any, prefix: str) -> list[str]:
-        return []
 
     def create(self, session: Any, ref: ResourceRef) -> Created:
         existing = self.read(session, ref)

@@ -197,9 +197,6 @@ class EventSourceMappingAdapter(ResourceAdapter):
     requires_name = False
     replace_on_change = {"eventSourceArn": None}
 
-    def physical_name(self, inputs: dict[str, Any]) -> str | None:
-        return None
-
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         mapping_id = deterministic_uuid(str(inputs.get("eventSourceArn")),
                                         str(inputs.get("functionName")))

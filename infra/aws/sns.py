@@ -141,9 +141,6 @@ class TopicSubscriptionAdapter(ResourceAdapter):
                                         "stored by SNS",
     }
 
-    def physical_name(self, inputs: dict[str, Any]) -> str | None:
-        return None
-
     def outputs(self, inputs: dict[str, Any], env: AwsEnv) -> tuple[str, dict[str, Any]]:
         topic = str(inputs.get("topic"))
         suffix = deterministic_uuid(topic, str(inputs.get("protocol")),
